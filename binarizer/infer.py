@@ -1,0 +1,131 @@
+"""`Binarizer`: photo -> ink probability map, with the shipped U-Net or the classical fallback."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from binarizer.classic import ClassicConfig, classic_ink, resize_max_side
+from binarizer.model import BinarizerModelConfig, BinarizerNet
+
+DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "binarizer.pt"
+
+
+@dataclass(frozen=True)
+class TilingConfig:
+    """How the U-Net walks over a photo."""
+
+    work_side: int = 1280  # the photo is brought to at most this longest side first
+    tile: int = 512  # tile side (a multiple of the network stride)
+    overlap: int = 32  # pixels shared by neighbouring tiles; the centre of each tile is kept
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets covering [0, length) with tiles of `tile` px overlapping by at least `overlap`."""
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+@torch.inference_mode()
+def predict_tiled(model: BinarizerNet, rgb: np.ndarray, cfg: TilingConfig = TilingConfig()) -> np.ndarray:
+    """Ink probability [h,w] float32 for `rgb` [h,w,3] uint8, tile by tile (bounded memory)."""
+    h, w = rgb.shape[:2]
+    stride = model.stride
+    tile = max(stride, cfg.tile // stride * stride)
+    # pad to at least one tile and to a multiple of the stride
+    ph = max(tile, -(-h // stride) * stride)
+    pw = max(tile, -(-w // stride) * stride)
+    padded = cv2.copyMakeBorder(rgb, 0, ph - h, 0, pw - w, cv2.BORDER_REFLECT_101) if (ph, pw) != (h, w) else rgb
+    out = np.zeros((ph, pw), np.float32)
+    half = cfg.overlap // 2
+    ys, xs = tile_starts(ph, tile, cfg.overlap), tile_starts(pw, tile, cfg.overlap)
+    for y in ys:
+        for x in xs:
+            patch = padded[y : y + tile, x : x + tile]  # [t,t,3] uint8
+            inp = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1)[None].float() / 255.0  # [1,3,t,t]
+            prob = torch.sigmoid(model(inp))[0, 0].numpy()  # [t,t]
+            # keep the tile's centre; its edges only where no neighbour covers them
+            y0 = 0 if y == ys[0] else half
+            x0 = 0 if x == xs[0] else half
+            out[y + y0 : y + tile, x + x0 : x + tile] = prob[y0:, x0:]
+    return out[:h, :w]
+
+
+class Binarizer:
+    """Photo [H,W,3] uint8 RGB -> ink probability [H,W] float32 in [0,1].
+
+    `Binarizer.load()` gives the shipped U-Net when binarizer/weights/binarizer.pt exists, else the
+    classical background-normalised threshold. `ink_map()` returns the map at the working scale
+    (cheaper: the detector accepts it directly); calling the binarizer returns it at photo size.
+    """
+
+    def __init__(
+        self,
+        model: BinarizerNet | None = None,
+        tiling: TilingConfig | None = None,
+        classic: ClassicConfig | None = None,
+    ) -> None:
+        self.model = model.eval() if model is not None else None
+        self.tiling = tiling or TilingConfig()
+        self.classic = classic or ClassicConfig()
+        self._tag = "1"
+
+    @property
+    def kind(self) -> str:
+        return "unet" if self.model is not None else "classic"
+
+    @property
+    def version(self) -> str:
+        """Identifies the ink maps this binarizer produces (stored with readings)."""
+        return f"binarizer-{self.kind}-{self._tag}"
+
+    @classmethod
+    def load(cls, weights: Path | str | None = None) -> Binarizer:
+        """The U-Net from `weights` (default: the shipped file), or the classical fallback if none exists."""
+        path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+        if not path.exists():
+            if weights is not None:
+                raise FileNotFoundError(f"{path}: no such binarizer weights")
+            return cls()
+        import hashlib
+
+        binarizer = cls(model=load_model(path))
+        binarizer._tag = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+        return binarizer
+
+    def ink_map(self, rgb: np.ndarray) -> np.ndarray:
+        """Ink probability [h,w] float32 at the working scale (same aspect ratio as `rgb`)."""
+        if self.model is None:
+            return classic_ink(rgb, self.classic, full_size=False)
+        work, _ = resize_max_side(rgb, self.tiling.work_side)
+        return predict_tiled(self.model, work, self.tiling)
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """Ink probability [H,W] float32 in [0,1] at the photo's size."""
+        ink = self.ink_map(rgb)
+        if ink.shape != rgb.shape[:2]:
+            ink = cv2.resize(ink, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+        return np.clip(ink, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def save_model(model: BinarizerNet, path: Path, extra: dict | None = None) -> None:
+    """Weights plus the architecture config, so `load_model` needs nothing else."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), **(extra or {})}, path)
+
+
+def load_model(path: Path) -> BinarizerNet:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = ckpt["config"]
+    cfg = BinarizerModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    model = BinarizerNet(cfg)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()

@@ -1,0 +1,3 @@
+"""ocrsearch: find photos of whiteboards and handwritten pages by the words written on them."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,74 @@
+"""`ocrsearch data ...`: fonts, synthetic words and pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+data_app = typer.Typer(help="Synthetic training data: fonts, word crops, page photos.", no_args_is_help=True)
+
+DEFAULT_FONT_CACHE = Path("cache/fonts")
+
+
+def _fonts(font_dir: Path, held_out: bool = False):
+    from data.fonts import load_fonts, split_fonts
+
+    train, held = split_fonts(load_fonts(font_dir))
+    return held if held_out else train
+
+
+@data_app.command("fonts")
+def fonts(
+    cache: Path = typer.Option(DEFAULT_FONT_CACHE, help="Folder to gather the fonts into (manifest: fonts.tsv)."),
+    npm: bool = typer.Option(True, help="Fetch Google handwriting families with `npm pack @fontsource/...`."),
+    debian: bool = typer.Option(True, help="Use the installed Debian handwriting font packages."),
+) -> None:
+    """Gather handwriting fonts (holdout families are always excluded)."""
+    from data.fonts import gather_fonts, split_fonts
+
+    specs = gather_fonts(cache, npm=npm, debian=debian, progress=lambda f: typer.echo(f"  {f}", err=True))
+    train, held = split_fonts(specs)
+    typer.echo(f"{len(specs)} font files, {len({s.family for s in specs})} families in {cache}/fonts.tsv "
+               f"({len({s.family for s in held})} families kept out of training for evaluation)")
+
+
+@data_app.command("words")
+def words(
+    out: Path = typer.Option(..., help="Output folder: words/*.png and labels.tsv."),
+    n: int = typer.Option(1000, help="Number of crops."),
+    seed: int = typer.Option(0),
+    fonts_dir: Path = typer.Option(DEFAULT_FONT_CACHE, "--fonts", help="Font cache from `ocrsearch data fonts`."),
+    held_out_fonts: bool = typer.Option(False, help="Render with the families kept out of training (evaluation sets)."),
+    packed: bool = typer.Option(False, help="Write a packed training cache (shard_*.npz of 32 px strips) instead of PNGs."),
+    workers: int = typer.Option(2, help="Rendering processes (packed mode)."),
+) -> None:
+    """Render synthetic handwritten word and phrase crops."""
+    from data.words import pack_word_cache, write_word_set
+
+    specs = _fonts(fonts_dir, held_out_fonts)
+    if packed:
+        shards = pack_word_cache(out, n, specs, seed=seed, workers=workers)
+        typer.echo(f"{n} crops in {len(shards)} shards under {out}")
+    else:
+        labels = write_word_set(out, n, specs, seed=seed)
+        typer.echo(f"{n} crops, labels in {labels}")
+
+
+@data_app.command("pages")
+def pages(
+    out: Path = typer.Option(..., help="Output folder: pages/*.jpg, masks/*.png, pages.jsonl."),
+    n: int = typer.Option(20, help="Number of photos."),
+    seed: int = typer.Option(0),
+    fonts_dir: Path = typer.Option(DEFAULT_FONT_CACHE, "--fonts"),
+    held_out_fonts: bool = typer.Option(False),
+    width: int = typer.Option(2000),
+    height: int = typer.Option(1500),
+) -> None:
+    """Render synthetic photos of boards, flipcharts, sticky notes and notebook pages."""
+    from data.pages import write_page_set
+
+    specs = _fonts(fonts_dir, held_out_fonts)
+    path = write_page_set(out, n, specs, seed=seed, size=(width, height))
+    typer.echo(f"{n} pages, ground truth in {path}")

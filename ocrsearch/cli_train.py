@@ -1,0 +1,65 @@
+"""`ocrsearch train ...` and `ocrsearch eval ...` for the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+train_app = typer.Typer(help="Train a model.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure a model on a labelled set.", no_args_is_help=True)
+
+
+@train_app.command("recognizer")
+def train_recognizer(
+    data: list[str] = typer.Option(..., "--data", help="Training set(s): packed cache, labels.tsv folder, pages.jsonl, IAM words.txt, MJSynth annotation file."),
+    stage: str = typer.Option("synth", help="synth | finetune | wild (recorded with the weights)."),
+    val_data: list[str] = typer.Option([], "--val-data", help="Validation set(s); default: a split of --data."),
+    val_fraction: float = typer.Option(0.02, help="Share of --data held out when no --val-data."),
+    init: Optional[Path] = typer.Option(None, help="Start from these weights (previous stage)."),
+    out: Path = typer.Option(Path("runs/recognizer"), help="Run folder: best.pt, last.pt, log.csv, loss.png."),
+    epochs: int = typer.Option(10),
+    max_steps: Optional[int] = typer.Option(None),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop (and validate) after this much training time."),
+    batch_size: int = typer.Option(64),
+    lr: float = typer.Option(1e-3),
+    val_every: int = typer.Option(500, help="Validate and checkpoint every N steps."),
+    patience: int = typer.Option(8, help="Early stopping: validations without improvement."),
+    seed: int = typer.Option(0),
+    threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
+    augment: bool = typer.Option(True),
+    rnn: str = typer.Option("lstm", help="lstm or gru (new models only)."),
+) -> None:
+    """Train the CRNN recognizer with CTC; resumes from OUT/last.pt if present."""
+    from data.readers import open_dataset
+    from recognizer.train import TrainConfig, train
+
+    cfg = TrainConfig(stage=stage, data=data, val_data=val_data, val_fraction=val_fraction, out=str(out),
+                      init=str(init) if init else None, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
+                      batch_size=batch_size, lr=lr, val_every=val_every, patience=patience, seed=seed,
+                      threads=threads, augment=augment, model={"rnn": rnn})
+    best = train(cfg, open_dataset, log=lambda s: typer.echo(s))
+    typer.echo(f"best weights: {best}")
+
+
+@eval_app.command("recognizer")
+def eval_recognizer(
+    data: str = typer.Option(..., "--data", help="Labelled set: labels.tsv folder, pages.jsonl, packed cache, IAM, MJSynth."),
+    weights: Optional[Path] = typer.Option(None, help="Weights (default: the shipped ones)."),
+    decoder: str = typer.Option("greedy", help="greedy | beam"),
+    limit: Optional[int] = typer.Option(None, help="Only the first N crops."),
+    threads: Optional[int] = typer.Option(None),
+) -> None:
+    """Print CER, word accuracy, mean edit distance (raw and per length) and crops/s."""
+    import torch
+
+    from data.readers import open_dataset
+    from recognizer import Recognizer
+    from recognizer.evaluate import evaluate_recognizer
+
+    if threads:
+        torch.set_num_threads(threads)
+    recognizer = Recognizer.load(weights, decoder=decoder)
+    scores = evaluate_recognizer(recognizer, open_dataset(data), limit=limit)
+    typer.echo(" ".join(scores.lines()))

@@ -1,0 +1,168 @@
+"""`ocrsearch binarize`, `ocrsearch detect`, and the binarizer/detector train and eval commands."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import typer
+
+from ocrsearch.imageio import load_rgb
+
+
+def draw_detections(rgb: np.ndarray, quads: list[np.ndarray], ink: np.ndarray | None = None) -> np.ndarray:
+    """BGR uint8 picture: the photo, ink tinted orange (if given), quads in blue."""
+    vis = rgb[:, :, ::-1].copy()
+    if ink is not None:
+        m = cv2.resize(ink, (vis.shape[1], vis.shape[0]), interpolation=cv2.INTER_LINEAR) > 0.5
+        vis[m] = (vis[m] * 0.35 + np.array([0, 160, 255]) * 0.65).astype(np.uint8)
+    t = max(2, round(max(vis.shape[:2]) / 800))
+    cv2.polylines(vis, [q.astype(np.int32) for q in quads], True, (255, 60, 0), t)
+    return vis
+
+
+def _pages(data: Path) -> list[dict]:
+    return [json.loads(x) for x in (data / "pages.jsonl").read_text().splitlines() if x.strip()]
+
+
+def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Attach the binarizer and detector commands to the CLI's groups."""
+
+    @app.command("binarize")
+    def binarize(
+        photo: Path = typer.Argument(..., exists=True, dir_okay=False, help="Photo to binarize."),
+        out: Path = typer.Option(..., "-o", "--out", help="Ink map PNG to write (black ink on white)."),
+        weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
+        prob: bool = typer.Option(False, help="Write the probability as grey levels instead of a 0/255 mask."),
+    ) -> None:
+        """Write the ink map of PHOTO."""
+        from binarizer import Binarizer
+
+        ink = Binarizer.load(weights)(load_rgb(photo))
+        img = 255 - (ink * 255).round().astype(np.uint8) if prob else np.where(ink > 0.5, 0, 255).astype(np.uint8)
+        if not cv2.imwrite(str(out), img):
+            typer.echo(f"{out}: cannot write", err=True)
+            raise typer.Exit(1)
+
+    @app.command("detect")
+    def detect(
+        photo: Path = typer.Argument(..., exists=True, dir_okay=False, help="Photo to find words on."),
+        out: Path = typer.Option(None, "-o", "--out", help="Picture with the word quads drawn."),
+        as_json: bool = typer.Option(False, "--json", help="Print the quads as one JSON object."),
+        weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
+    ) -> None:
+        """Find word boxes on PHOTO."""
+        from binarizer import Binarizer
+        from detector import Detector
+
+        rgb = load_rgb(photo)
+        ink = Binarizer.load(weights).ink_map(rgb)
+        dets = Detector.load().detect(rgb, ink)
+        if out is not None:
+            cv2.imwrite(str(out), draw_detections(rgb, [d.quad for d in dets], ink))
+        if as_json or out is None:
+            typer.echo(json.dumps({
+                "image": str(photo), "width": rgb.shape[1], "height": rgb.shape[0],
+                "words": [{"box": list(d.box), "quad": np.round(d.quad, 1).tolist(), "score": d.score} for d in dets],
+            }))
+
+    @train_app.command("binarizer")
+    def train_binarizer(
+        data: Path = typer.Option(..., exists=True, file_okay=False, help="Folder with pages.jsonl and masks/."),
+        out: Path = typer.Option(Path("runs/binarizer"), help="Run folder (best.pt, last.pt, log.csv)."),
+        steps: int = typer.Option(2000, help="Optimiser steps."),
+        batch_size: int = typer.Option(8),
+        crop: int = typer.Option(320, help="Crop side in px (multiple of 16)."),
+        lr: float = typer.Option(2e-3),
+        encoder: str = typer.Option("mobilenet_v2", help="smp encoder name (random init)."),
+        val_every: int = typer.Option(200),
+        seed: int = typer.Option(0),
+    ) -> None:
+        """Train the binarizer U-Net; ship it by copying best.pt to binarizer/weights/binarizer.pt."""
+        from binarizer.model import BinarizerModelConfig
+        from binarizer.train import BinarizerTrainConfig, train
+
+        cfg = BinarizerTrainConfig(data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
+                                   val_every=min(val_every, steps), seed=seed,
+                                   model=BinarizerModelConfig(encoder=encoder))
+        best = train(cfg, progress=lambda row: typer.echo("step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4])))
+        typer.echo(f"best: {best} -> {out / 'best.pt'}")
+
+    @eval_app.command("binarizer")
+    def eval_binarizer(
+        data: Path = typer.Option(..., exists=True, file_okay=False, help="Folder with pages.jsonl and masks/."),
+        weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
+        limit: int = typer.Option(0, help="Only the first N pages (0 = all)."),
+    ) -> None:
+        """DIBCO F-measure and PSNR of the ink map against masks/<stem>.png, and seconds per photo."""
+        from binarizer import Binarizer
+        from detector.metrics import binarization_scores
+
+        binarizer = Binarizer.load(weights)
+        fs, ps, secs = [], [], 0.0
+        rows = _pages(data)[: limit or None]
+        for row in rows:
+            image = data / row["image"]
+            mask = cv2.imread(str(data / "masks" / f"{image.stem}.png"), cv2.IMREAD_GRAYSCALE)
+            if mask is None:
+                continue
+            rgb = load_rgb(image)
+            t = time.perf_counter()
+            ink = binarizer(rgb)
+            secs += time.perf_counter() - t
+            f, p = binarization_scores(ink > 0.5, mask > 127)
+            fs.append(f)
+            ps.append(p)
+        if not fs:
+            typer.echo(f"{data}: no pages with masks", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"binarizer={binarizer.kind} pages={len(fs)} F-measure={np.mean(fs):.2f} "
+                   f"PSNR={np.mean(ps):.2f} dB s/photo={secs / len(fs):.3f}")
+
+    @eval_app.command("detector")
+    def eval_detector(
+        data: Path = typer.Option(..., exists=True, file_okay=False, help="Folder with pages.jsonl and pages/."),
+        weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
+        limit: int = typer.Option(0, help="Only the first N pages (0 = all)."),
+        line_type: str = typer.Option("Handwritten", help="Line coverage: only lines whose type contains this."),
+        per_page: bool = typer.Option(False, help="Print a line per page."),
+    ) -> None:
+        """Word P/R/F1 at IoU .5 and .3 (pages with word boxes), line coverage (pages with line boxes), s/photo."""
+        from binarizer import Binarizer
+        from detector import Detector
+        from detector.metrics import DetectionScore, line_coverage
+
+        binarizer, detector = Binarizer.load(weights), Detector.load()
+        s5, s3 = DetectionScore(0.5), DetectionScore(0.3)
+        coverages: list[float] = []
+        secs, n = 0.0, 0
+        for row in _pages(data)[: limit or None]:
+            rgb = load_rgb(data / row["image"])
+            t = time.perf_counter()
+            dets = detector.detect(rgb, binarizer.ink_map(rgb))
+            secs += time.perf_counter() - t
+            n += 1
+            pred = [d.box for d in dets]
+            gt = [w["box"] for w in row.get("words", [])]
+            if gt:
+                s5.add(pred, gt)
+                s3.add(pred, gt)
+            lines = [ln["box"] for ln in row.get("lines", []) if line_type in ln.get("type", line_type)]
+            page_cov = [line_coverage(pred, box) for box in lines]
+            coverages += page_cov
+            if per_page:
+                one = DetectionScore(0.5)
+                one.add(pred, gt)
+                cov = f" line_cov={np.mean(page_cov):.3f}" if page_cov else ""
+                typer.echo(f"{row['image']} pred={len(pred)} gt={len(gt)} F1={one.f1:.3f}{cov}")
+        if s5.n_gt:
+            typer.echo(f"words: IoU.5 P={s5.precision:.3f} R={s5.recall:.3f} F1={s5.f1:.3f} | "
+                       f"IoU.3 P={s3.precision:.3f} R={s3.recall:.3f} F1={s3.f1:.3f} (gt={s5.n_gt} pred={s5.n_pred})")
+        if coverages:
+            cov = np.asarray(coverages)
+            typer.echo(f"lines ({line_type}): n={len(cov)} mean coverage={cov.mean():.3f} "
+                       f"covered>=0.5: {np.mean(cov >= 0.5):.3f} covered>=0.8: {np.mean(cov >= 0.8):.3f}")
+        typer.echo(f"pages={n} binarizer={binarizer.kind} s/photo={secs / max(n, 1):.3f} (binarize+detect)")

@@ -1,0 +1,106 @@
+"""Settings of the application layer, with their defaults in one place.
+
+Every tunable of loading, reading, storing, indexing and searching lives in a frozen dataclass
+here; the CLI builds them from its options and passes them down, so nothing reads settings from
+module globals.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+DB_ENV_VAR = "OCRSEARCH_DB"
+# Test hook (see ocrsearch/fakes.py): makes the CLI read photos with a deterministic fake instead of
+# the trained models. Never set it outside tests.
+FAKE_PIPELINE_ENV_VAR = "OCRSEARCH_FAKE_PIPELINE"
+FAKE_DELAY_ENV_VAR = "OCRSEARCH_FAKE_DELAY"
+
+
+@dataclass(frozen=True)
+class PhotoLimits:
+    """What a photo file may be before we refuse to decode it."""
+
+    max_pixels: int = 100_000_000  # 100 MP: larger than any phone camera, small enough to decode safely
+    max_file_bytes: int = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How photos are turned into words."""
+
+    binarizer_weights: Path | None = None
+    detector_weights: Path | None = None
+    recognizer_weights: Path | None = None
+    decoder: str = "greedy"  # "greedy" or "beam" (beam gives n-best alternates)
+    crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
+    min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words
+    limits: PhotoLimits = field(default_factory=PhotoLimits)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Query parsing and ranking.
+
+    Each query clause scores in its own band: an exact match of the 1-best text scores in
+    [exact_points, exact_points * (1 + tie_break)), a fuzzy match in the fuzzy band, a match of an
+    alternate reading in the alternate band. The bands do not overlap, so exact > fuzzy > alternate
+    holds for every single-clause query whatever BM25 says; BM25 only orders photos inside a band.
+    """
+
+    exact_points: float = 3.0
+    fuzzy_points: float = 2.0
+    alternate_points: float = 1.0
+    tie_break: float = 0.3  # must stay < exact/fuzzy - 1 so that bands never overlap
+    fuzzy_min_letters_1: int = 5  # words of 5+ letters match at edit distance 1
+    fuzzy_min_letters_2: int = 8  # words of 8+ letters match at edit distance 2
+    fuzzy_prefix: int = 1  # fuzzy variants must share the first letter: OCR rarely misses it, and it is fast
+    max_fuzzy_variants: int = 64
+    prefix_min_chars: int = 2  # "b*" would expand to a large share of the vocabulary
+    max_prefix_expansions: int = 200
+    max_query_chars: int = 1000
+    max_clauses: int = 32
+    default_limit: int = 10
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    lock_timeout_s: float = 10.0
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class DbLayout:
+    """Where one database folder keeps its parts."""
+
+    root: Path
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.root / "ocrsearch.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "ingest.lock"
+
+    def exists(self) -> bool:
+        return self.sqlite_path.is_file()
+
+
+def default_db_dir() -> Path:
+    """$OCRSEARCH_DB, else the per-user data folder."""
+    env = os.environ.get(DB_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return platformdirs.user_data_path("ocrsearch", appauthor=False) / "db"
+
+
+def db_layout(db_dir: Path | None) -> DbLayout:
+    return DbLayout((db_dir if db_dir is not None else default_db_dir()).expanduser().absolute())

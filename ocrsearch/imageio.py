@@ -1,0 +1,159 @@
+"""Photo files to RGB pixels as the user sees them.
+
+Phones write JPEG or HEIC with an EXIF orientation tag, scanners write 16-bit TIFF, screenshots are
+RGBA PNG: every one of them ends up here as an upright H x W x 3 uint8 array, or as a `PhotoError`
+whose reason fits on one line.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ocrsearch.config import PhotoLimits
+
+# Suffixes that ingest picks up when it walks a folder. Formats we cannot read are listed too, so
+# that a GIF in a folder of photos is reported instead of silently skipped.
+SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".bmp", ".avif"})
+UNSUPPORTED_IMAGE_SUFFIXES = frozenset({".gif", ".svg", ".psd", ".ico", ".jp2", ".dng", ".cr2", ".nef", ".arw"})
+CANDIDATE_SUFFIXES = SUPPORTED_SUFFIXES | UNSUPPORTED_IMAGE_SUFFIXES
+
+SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "HEIF", "AVIF", "BMP"})
+
+_HASH_CHUNK = 1 << 20
+
+
+class PhotoError(Exception):
+    """A photo that cannot be read, with a one-line reason meant for the user."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = " ".join(reason.split())  # one line, whatever the decoder said
+        super().__init__(f"{self.path}: {self.reason}")
+
+
+@dataclass(frozen=True)
+class LoadedPhoto:
+    rgb: np.ndarray  # [H, W, 3] uint8, EXIF orientation applied
+    sha256: str  # of the file bytes the pixels were decoded from
+    size: int  # file size in bytes
+
+
+def is_candidate(path: Path) -> bool:
+    return path.suffix.lower() in CANDIDATE_SUFFIXES
+
+
+@functools.cache
+def register_heif() -> bool:
+    """Teach Pillow to open HEIC/HEIF (once per process); False when pillow-heif is missing."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_photo(path: str | Path, limits: PhotoLimits = PhotoLimits()) -> LoadedPhoto:
+    """Read a photo file once: the hash and the pixels come from the same bytes."""
+    data = _read_bytes(Path(path), limits)
+    rgb = decode_photo(data, path, limits)
+    return LoadedPhoto(rgb=rgb, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+def load_rgb(path: str | Path, limits: PhotoLimits = PhotoLimits()) -> np.ndarray:
+    return decode_photo(_read_bytes(Path(path), limits), path, limits)
+
+
+def _read_bytes(path: Path, limits: PhotoLimits) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise PhotoError(path, f"file too large ({size / 2**20:.0f} MiB, limit {limits.max_file_bytes / 2**20:.0f} MiB)")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PhotoError(path, "no such file") from None
+    except IsADirectoryError:
+        raise PhotoError(path, "is a folder, not a photo") from None
+    except PermissionError:
+        raise PhotoError(path, "permission denied") from None
+    except OSError as e:
+        raise PhotoError(path, f"cannot read file: {e.strerror or e}") from None
+    if not data:
+        raise PhotoError(path, "empty file (0 bytes)")
+    return data
+
+
+def decode_photo(data: bytes, path: str | Path, limits: PhotoLimits = PhotoLimits()) -> np.ndarray:
+    """Decode image bytes to upright RGB uint8; every failure becomes a PhotoError."""
+    register_heif()
+    # Pillow's own bomb check is a process-wide setting; we enforce our limit per call instead and
+    # only keep Pillow's hard error (at twice its limit) as a backstop.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                if img.format not in SUPPORTED_FORMATS:
+                    raise PhotoError(path, f"unsupported image format {img.format} (expected JPEG, PNG, WebP, TIFF or HEIC)")
+                width, height = img.size
+                if width * height > limits.max_pixels:
+                    raise PhotoError(path, f"image too large: {width}x{height} = {width * height / 1e6:.0f} MP "
+                                           f"(limit {limits.max_pixels / 1e6:.0f} MP)")
+                if width == 0 or height == 0:
+                    raise PhotoError(path, "image has no pixels")
+                img.load()
+                return _to_rgb(_upright(img))
+        except PhotoError:
+            raise
+        except Image.DecompressionBombError as e:
+            raise PhotoError(path, f"image too large (decompression bomb): {e}") from None
+        except UnidentifiedImageError:
+            raise PhotoError(path, "not an image (unrecognised file format)") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as e:
+            # Pillow reports truncated and corrupt data as OSError/SyntaxError/ValueError
+            raise PhotoError(path, f"truncated or corrupt image: {e}") from None
+        except MemoryError:
+            raise PhotoError(path, "not enough memory to decode this image") from None
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - a malformed EXIF block must not hide readable pixels
+        return img
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode == "F" and arr.size and np.nanmax(arr) <= 1.0:
+            arr = arr * 255.0
+        elif mode != "F":
+            # 16-bit data (PNG/TIFF often decode as "I"); 8-bit data stored in "I" is left as is
+            top = float(arr.max()) if arr.size else 0.0
+            arr = arr / 257.0 if top > 255 else arr
+        gray = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        # Transparent areas of a scan or screenshot are paper: composite on white, not black
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    rgb = img.convert("RGB")
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))

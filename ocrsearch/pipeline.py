@@ -1,0 +1,290 @@
+"""Photo pixels -> words, in the order of the data flow.
+
+    rgb -> binarizer -> ink map -> detector -> word quads -> upright crops -> recognizer (one batch)
+        -> words (box, quad, text, confidence, alternates)
+
+`Pipeline.read` is a pure function of the photo's pixels and the three models, so it can run in a
+worker process here or on a distributed engine later. `PipelineReader` adds file loading, and
+`read_photo_files` runs readers in N worker processes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ocrsearch.config import PhotoLimits, PipelineConfig
+from ocrsearch.imageio import PhotoError, read_photo
+from ocrsearch.types import Detection, PageReading, Reading, Word
+
+
+class BinarizerStage(Protocol):
+    def __call__(self, rgb: np.ndarray) -> np.ndarray: ...
+
+
+class DetectorStage(Protocol):
+    def detect(self, rgb: np.ndarray, ink: np.ndarray) -> list[Detection]: ...
+
+
+class RecognizerStage(Protocol):
+    def recognize(self, crops: list[np.ndarray]) -> list[Reading]: ...
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent in each stage, summed over the photos a pipeline has read."""
+
+    binarize_s: float = 0.0
+    detect_s: float = 0.0
+    crop_s: float = 0.0
+    recognize_s: float = 0.0
+    photos: int = 0
+    crops: int = 0
+
+    @property
+    def model_s(self) -> float:
+        return self.binarize_s + self.detect_s + self.recognize_s
+
+
+def load_recognizer(config: PipelineConfig = PipelineConfig()) -> RecognizerStage:
+    from recognizer import Recognizer  # imported here: importing ocrsearch must not pull in torch
+
+    return Recognizer.load(weights=config.recognizer_weights, decoder=config.decoder)
+
+
+class Pipeline:
+    """Binarize, detect, crop and recognize one photo at a time, with models loaded once."""
+
+    def __init__(self, binarizer: BinarizerStage, detector: DetectorStage, recognizer: RecognizerStage,
+                 config: PipelineConfig = PipelineConfig()):
+        self.binarizer = binarizer
+        self.detector = detector
+        self.recognizer = recognizer
+        self.config = config
+        self.times = StageTimes()
+
+    @classmethod
+    def load(cls, config: PipelineConfig = PipelineConfig()) -> Pipeline:
+        from binarizer import Binarizer
+        from detector import Detector
+
+        return cls(Binarizer.load(weights=config.binarizer_weights),
+                   Detector.load(weights=config.detector_weights),
+                   load_recognizer(config), config)
+
+    @property
+    def model_version(self) -> str:
+        """Which models produced a reading; stored with each photo so stale readings can be found."""
+        return "+".join(str(getattr(stage, "version", type(stage).__name__))
+                        for stage in (self.binarizer, self.detector, self.recognizer))
+
+    def read(self, rgb: np.ndarray) -> PageReading:
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected an H x W x 3 uint8 photo, got {rgb.shape} {rgb.dtype}")
+        height, width = rgb.shape[:2]
+        times = self.times
+
+        t0 = time.perf_counter()
+        ink = self.binarizer(rgb)
+        t1 = time.perf_counter()
+        detections = self.detector.detect(rgb, ink)
+        t2 = time.perf_counter()
+        kept: list[Detection] = []
+        crops: list[np.ndarray] = []
+        for detection in detections:
+            crop = warp_word(rgb, detection.quad, self.config.crop_margin, self.config.min_crop_side)
+            if crop is not None:
+                kept.append(detection)
+                crops.append(crop)
+        t3 = time.perf_counter()
+        readings = self.recognizer.recognize(crops) if crops else []
+        t4 = time.perf_counter()
+        if len(readings) != len(crops):
+            raise RuntimeError(f"recognizer returned {len(readings)} readings for {len(crops)} crops")
+
+        times.binarize_s += t1 - t0
+        times.detect_s += t2 - t1
+        times.crop_s += t3 - t2
+        times.recognize_s += t4 - t3
+        times.photos += 1
+        times.crops += len(crops)
+        return PageReading(width=width, height=height, words=words_from(kept, readings, width, height))
+
+    def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
+        return self.recognizer.recognize(crops) if crops else []
+
+
+def words_from(detections: Sequence[Detection], readings: Sequence[Reading], width: int, height: int) -> list[Word]:
+    words = []
+    for detection, reading in zip(detections, readings):
+        text = reading.text.strip()
+        if not text:
+            continue
+        x0, y0, x1, y1 = detection.box
+        box = (max(0, x0), max(0, y0), min(width, x1), min(height, y1))
+        quad = [[float(x), float(y)] for x, y in np.asarray(detection.quad, dtype=np.float64)]
+        alternates = [(alt.strip(), float(conf)) for alt, conf in reading.alternates if alt.strip() and alt.strip() != text]
+        words.append(Word(text=text, confidence=float(reading.confidence), box=box, quad=quad, alternates=alternates))
+    return words
+
+
+def warp_word(rgb: np.ndarray, quad: np.ndarray, margin: float, min_side: int) -> np.ndarray | None:
+    """Cut one word out of the photo as an upright image.
+
+    The quad runs clockwise from the word's top-left corner, so its first edge is the reading
+    direction whatever the word's angle on the board. A margin of `margin` x word height is added on
+    every side because detectors tend to cut ascenders and descenders tight.
+    """
+    q = np.asarray(quad, dtype=np.float64).reshape(4, 2)
+    tl, tr, br, bl = q
+    width = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
+    height = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))
+    if not (np.isfinite(width) and np.isfinite(height)) or width < min_side or height < min_side:
+        return None
+    along = (tr - tl + br - bl) / 2.0
+    across = (bl - tl + br - tr) / 2.0
+    along /= max(np.linalg.norm(along), 1e-6)
+    across /= max(np.linalg.norm(across), 1e-6)
+    m = margin * height
+    src = np.array([tl - m * along - m * across, tr + m * along - m * across,
+                    br + m * along + m * across, bl - m * along + m * across], dtype=np.float32)
+    out_w = int(round(width + 2 * m))
+    out_h = int(round(height + 2 * m))
+    dst = np.array([[0, 0], [out_w - 1, 0], [out_w - 1, out_h - 1], [0, out_h - 1]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(rgb, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading photo files, in this process or in N workers
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """The outcome of reading one photo file: a reading, or the reason it failed."""
+
+    path: str
+    sha256: str | None = None
+    size: int | None = None
+    reading: PageReading | None = None
+    error: str | None = None
+    model_version: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.reading is not None
+
+
+class PhotoFileReader(Protocol):
+    model_version: str
+
+    def read_file(self, path: str) -> PhotoResult: ...
+
+
+ReaderFactory = Callable[[], PhotoFileReader]
+
+
+class ReaderLoadError(Exception):
+    """The models (or whatever the reader needs) could not be loaded; no photo can be read."""
+
+
+def build_reader(make_reader: ReaderFactory) -> PhotoFileReader:
+    try:
+        return make_reader()
+    except Exception as e:  # noqa: BLE001 - missing weights, import errors, out of memory: all fatal alike
+        raise ReaderLoadError(f"cannot load the models: {type(e).__name__}: {e}") from e
+
+
+@dataclass
+class PipelineReader:
+    """Load a photo file, then read it with the pipeline; a bad photo yields an error, not an exception."""
+
+    pipeline: Pipeline
+    limits: PhotoLimits = field(default_factory=PhotoLimits)
+
+    @classmethod
+    def load(cls, config: PipelineConfig = PipelineConfig()) -> PipelineReader:
+        return cls(Pipeline.load(config), config.limits)
+
+    @property
+    def model_version(self) -> str:
+        return self.pipeline.model_version
+
+    def read_file(self, path: str) -> PhotoResult:
+        t0 = time.perf_counter()
+        try:
+            photo = read_photo(path, self.limits)
+        except PhotoError as e:
+            return PhotoResult(path=path, error=e.reason, seconds=time.perf_counter() - t0)
+        try:
+            reading = self.pipeline.read(photo.rgb)
+        except Exception as e:  # noqa: BLE001 - one photo that breaks a model must not stop the others
+            return PhotoResult(path=path, sha256=photo.sha256, size=photo.size,
+                               error=f"reading failed: {type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
+        return PhotoResult(path=path, sha256=photo.sha256, size=photo.size, reading=reading,
+                           model_version=self.model_version, seconds=time.perf_counter() - t0)
+
+
+def read_photo_files(paths: Sequence[str], make_reader: ReaderFactory, workers: int = 1) -> Iterator[PhotoResult]:
+    """Read photos in this process (workers=1) or in `workers` processes; results come as they finish.
+
+    The reader is built lazily, so a run with nothing to read never loads the models.
+    """
+    if not paths:
+        return
+    if workers <= 1 or len(paths) == 1:
+        reader = build_reader(make_reader)
+        for path in paths:
+            yield reader.read_file(path)
+        return
+    # spawn, not fork: forking a process that has started torch's thread pools can deadlock
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(min(workers, len(paths)), initializer=_start_worker, initargs=(make_reader,)) as pool:
+        yield from pool.imap_unordered(_read_in_worker, paths, chunksize=1)
+
+
+# Pool initializers can only hand state to their tasks through the worker's module globals; these
+# are set once per worker process and never in the parent.
+_worker_reader: PhotoFileReader | None = None
+_worker_load_error: str | None = None
+
+
+def _start_worker(make_reader: ReaderFactory) -> None:
+    global _worker_reader, _worker_load_error
+    # An initializer that raises makes the pool respawn the worker forever: keep the error and
+    # report it from the first task instead.
+    try:
+        _worker_reader = build_reader(make_reader)
+    except ReaderLoadError as e:
+        _worker_load_error = str(e)
+        return
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)  # N workers x 1 thread; torch's default would oversubscribe the cores
+
+
+def _read_in_worker(path: str) -> PhotoResult:
+    if _worker_reader is None:
+        raise ReaderLoadError(_worker_load_error or "worker started without a reader")
+    return _worker_reader.read_file(path)
+
+
+def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

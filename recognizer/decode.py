@@ -1,0 +1,96 @@
+"""CTC decoding: vectorised greedy, and beam search with n-best alternates (pyctcdecode)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ocrsearch.types import Reading
+from recognizer.charset import ALPHABET, BLANK
+
+
+def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Reading]:
+    """log_probs [T, B, C], lengths [B] -> best-path readings.
+
+    Confidence is the geometric mean of the best path's per-frame probabilities over the frames
+    that emit a character, so a single unsure letter pulls it down."""
+    best_lp, best = log_probs.max(dim=-1)  # [T, B]
+    best_lp, best = best_lp.T.cpu(), best.T.cpu()  # [B, T]
+    T = best.shape[1]
+    valid = torch.arange(T)[None, :] < lengths[:, None].cpu()
+    prev = torch.nn.functional.pad(best[:, :-1], (1, 0), value=BLANK)
+    emit = (best != BLANK) & (best != prev) & valid  # [B, T]
+    readings = []
+    for b in range(best.shape[0]):
+        idx = best[b][emit[b]].tolist()
+        text = "".join(ALPHABET[i - 1] for i in idx)
+        if idx:
+            conf = math.exp(float(best_lp[b][emit[b]].mean()))
+        else:
+            conf = math.exp(float(best_lp[b][valid[b]].mean())) if valid[b].any() else 0.0
+        readings.append(Reading(text.strip(), conf))
+    return readings
+
+
+@dataclass
+class BeamConfig:
+    beam_width: int = 16
+    n_best: int = 5
+    # Alternates are kept while their score is within this margin (natural log) of the best one.
+    margin: float = 4.0
+    # Weight of the word-frequency prior (0 = off): ln P(word) from `wordfreq`, case-folded,
+    # added to each beam's score. Words outside the vocabulary (names, codes, numbers) get the
+    # probability of a rare word, so they are not ruled out.
+    prior_weight: float = 0.0
+
+
+def word_log_prior(text: str) -> float:
+    """Sum over the words of ln P(word), case-folded; rare-word floor for unknown tokens."""
+    from wordfreq import word_frequency
+
+    floor = 1e-7
+    total = 0.0
+    for token in text.split():
+        core = token.strip(".,:;!?()\"'").lower()
+        if not core or not core.isalpha():
+            total += math.log(floor * 10)  # numbers, codes: neutral-ish, neither favoured nor banned
+            continue
+        total += math.log(max(word_frequency(core, "en"), floor))
+    return total
+
+
+class BeamDecoder:
+    def __init__(self, cfg: BeamConfig | None = None):
+        from pyctcdecode import build_ctcdecoder
+
+        self.cfg = cfg or BeamConfig()
+        self.decoder = build_ctcdecoder([""] + list(ALPHABET))
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Reading]:
+        """log_probs [T, B, C] -> readings with n-best alternates inside the score margin."""
+        lp = log_probs.permute(1, 0, 2).cpu().numpy()  # [B, T, C]
+        readings = []
+        for b in range(lp.shape[0]):
+            frames = lp[b, : int(lengths[b])]
+            beams = self.decoder.decode_beams(frames, beam_width=self.cfg.beam_width)
+            scored: dict[str, float] = {}
+            for text, _state, _frames, _logit_score, combined in beams:
+                text = text.strip()
+                if text not in scored:
+                    scored[text] = combined + (self.cfg.prior_weight * word_log_prior(text) if self.cfg.prior_weight else 0.0)
+            if not scored:
+                readings.append(Reading("", 0.0))
+                continue
+            items = sorted(scored.items(), key=lambda kv: -kv[1])
+            best_score = items[0][1]
+            kept = [(t, s) for t, s in items if best_score - s <= self.cfg.margin][: self.cfg.n_best]
+            z = np.logaddexp.reduce([s for _, s in kept])
+            confs = [(t, float(math.exp(s - z))) for t, s in kept]
+            # The top beam's confidence also reflects how sure the frames were, as greedy's does.
+            frame_conf = float(np.exp(frames.max(axis=-1).mean()))
+            text0, share0 = confs[0]
+            readings.append(Reading(text0, share0 * frame_conf, [(t, c * frame_conf) for t, c in confs[1:]]))
+        return readings

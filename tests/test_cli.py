@@ -1,0 +1,213 @@
+"""The command-line contract (DESIGN.md §2): JSON forms, exit codes, errors as `path: reason`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from ocrsearch.cli import app
+from ocrsearch.config import DB_ENV_VAR
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def ingested(tmp_path: Path, make_photo, fake_models) -> tuple[Path, Path]:
+    """A folder of two photos ingested into a database; returns (folder, db)."""
+    folder = tmp_path / "photos"
+    make_photo(folder / "board.jpg", ["Quarterly", "budget\t0.8", "review"], seed=1)
+    make_photo(folder / "notes.jpg", ["meeting", "budgel\t0.6\tbudget:0.3"], seed=2)
+    db = tmp_path / "db"
+    result = invoke("ingest", folder, "--db", db)
+    assert result.exit_code == 0, result.stderr
+    return folder, db
+
+
+def test_search_json_is_the_documented_list(ingested) -> None:
+    """`search --json` prints one JSON list of {photo, score, matches: [{text, box, confidence}]}, best first."""
+    folder, db = ingested
+    result = invoke("search", "budget", "--db", db, "--json", "--limit", "10")
+
+    assert result.exit_code == 0
+    hits = json.loads(result.stdout)
+    assert [Path(h["photo"]).name for h in hits] == ["board.jpg", "notes.jpg"]
+    assert hits[0]["score"] > hits[1]["score"]
+    for hit in hits:
+        assert set(hit) == {"photo", "score", "matches"} and Path(hit["photo"]).is_absolute()
+        assert isinstance(hit["score"], float)
+        for match in hit["matches"]:
+            assert set(match) == {"text", "box", "confidence"}
+            assert len(match["box"]) == 4 and all(isinstance(v, int) for v in match["box"])
+    assert hits[0]["matches"] == [{"text": "budget", "box": hits[0]["matches"][0]["box"], "confidence": 0.8}]
+
+
+def test_search_limit_caps_the_list(ingested) -> None:
+    """--limit N returns at most N photos."""
+    _, db = ingested
+    assert len(json.loads(invoke("search", "budget", "--db", db, "--json", "--limit", "1").stdout)) == 1
+
+
+def test_human_search_output_is_a_table_with_matched_words(ingested) -> None:
+    """Without --json, search prints a ranked table naming the photo and the words with confidences."""
+    _, db = ingested
+    result = invoke("search", "budget", "--db", db)
+    assert result.exit_code == 0
+    assert "board.jpg" in result.stdout and "budget (0.80)" in result.stdout and "budgel (0.60)" in result.stdout
+
+
+def test_db_defaults_to_the_environment_variable(ingested, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --db, $OCRSEARCH_DB names the database folder."""
+    _, db = ingested
+    monkeypatch.setenv(DB_ENV_VAR, str(db))
+    assert len(json.loads(invoke("search", "meeting", "--json").stdout)) == 1
+
+
+@pytest.mark.parametrize("query", ['"', "title:(budget", "*", "x" * 10_000, "日本語 ü", "a AND (b OR"])
+def test_hostile_queries_exit_zero_with_json(ingested, query: str) -> None:
+    """Any query string gives exit 0 and a JSON list; notes go to stderr."""
+    _, db = ingested
+    result = invoke("search", query, "--db", db, "--json")
+    assert result.exit_code == 0
+    assert isinstance(json.loads(result.stdout), list)
+
+
+def test_search_without_a_database_says_so(tmp_path: Path) -> None:
+    """Searching a folder with no database exits 1 with a message, and creates nothing."""
+    result = invoke("search", "budget", "--db", tmp_path / "none", "--json")
+    assert result.exit_code == 1 and "no ocrsearch database" in result.stderr
+    assert not (tmp_path / "none").exists()
+
+
+def test_read_json_is_one_object_per_photo(tmp_path: Path, make_photo, fake_models) -> None:
+    """`read --json` prints one line per photo with image, width, height and words with box/quad/alternates."""
+    a = make_photo(tmp_path / "a.jpg", ["budget", "meating\t0.5\tmeeting:0.25"], size=(120, 80))
+    b = make_photo(tmp_path / "b.jpg", [], seed=3)
+
+    result = invoke("read", a, b, "--json")
+
+    assert result.exit_code == 0
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["image"] for o in objects] == [str(a), str(b)]
+    first = objects[0]
+    assert set(first) == {"image", "width", "height", "words"} and (first["width"], first["height"]) == (120, 80)
+    word = first["words"][1]
+    assert set(word) == {"text", "box", "quad", "confidence", "alternates"}
+    assert word["text"] == "meating" and word["alternates"] == [{"text": "meeting", "confidence": 0.25}]
+    assert len(word["quad"]) == 4 and all(len(p) == 2 for p in word["quad"])
+    assert objects[1]["words"] == []
+
+
+def test_read_reports_bad_photos_and_exits_1(tmp_path: Path, make_photo, fake_models) -> None:
+    """A photo that cannot be read is a `path: reason` line on stderr; the others are still printed."""
+    good = make_photo(tmp_path / "good.jpg", ["fine"])
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+
+    result = invoke("read", bad, good, "--json")
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"{bad}: empty file (0 bytes)"
+    assert json.loads(result.stdout)["image"] == str(good)
+
+
+def test_recognize_json_is_one_object_per_crop_in_order(tmp_path: Path, make_photo, fake_models) -> None:
+    """`recognize --json` prints {image, text, confidence} per crop, in the order given."""
+    crops = [make_photo(tmp_path / f"w{i}.png", size=(20 + i, 10)) for i in range(3)]
+
+    result = invoke("recognize", *crops, "--json")
+
+    assert result.exit_code == 0
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["image"] for o in objects] == [str(c) for c in crops]
+    assert [o["text"] for o in objects] == ["crop20x10", "crop21x10", "crop22x10"]
+    assert all(set(o) == {"image", "text", "confidence"} and isinstance(o["confidence"], float) for o in objects)
+
+
+def test_ingest_with_failures_exits_1_and_reports_each(tmp_path: Path, make_photo, fake_models) -> None:
+    """Failed photos: `path: reason` on stderr, summary on stdout, exit 1, good photos indexed, no progress bar in pipes."""
+    folder = tmp_path / "photos"
+    make_photo(folder / "good.jpg", ["budget"])
+    (folder / "empty.jpg").write_bytes(b"")
+    db = tmp_path / "db"
+
+    result = invoke("ingest", folder, tmp_path / "missing", "--db", db)
+
+    assert result.exit_code == 1
+    assert sorted(result.stderr.splitlines()) == sorted([f"{(folder / 'empty.jpg').resolve()}: empty file (0 bytes)",
+                                                         f"{tmp_path / 'missing'}: no such file or folder"])
+    assert result.stdout.startswith("indexed 1, unchanged 0, failed 2")
+    assert len(json.loads(invoke("search", "budget", "--db", db, "--json").stdout)) == 1
+
+
+def test_second_ingest_reports_unchanged_and_exits_0(ingested) -> None:
+    """Re-running ingest on the same photos reads nothing and succeeds."""
+    folder, db = ingested
+    result = invoke("ingest", folder, "--db", db)
+    assert result.exit_code == 0 and result.stdout.startswith("indexed 0, unchanged 2, failed 0")
+
+
+def test_concurrent_ingest_stops_with_a_clear_message(ingested) -> None:
+    """With the write lock held elsewhere, ingest waits --wait seconds, then exits 1 saying why."""
+    from filelock import FileLock
+
+    folder, db = ingested
+    with FileLock(str(db / "ingest.lock")):
+        result = invoke("ingest", folder, "--db", db, "--wait", "0.2")
+    assert result.exit_code == 1 and "another ocrsearch process is writing" in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["search"], ["search", "x", "--limit", "0"], ["ingest"], ["read"],
+                                  ["search", "x", "--bogus"], ["show", "x.jpg"], ["nosuchcommand"],
+                                  ["read", "x.jpg", "--decoder", "magic"]])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    """Missing arguments, bad values and unknown options exit 2."""
+    assert runner.invoke(app, args).exit_code == 2
+
+
+def test_show_draws_the_matched_words(ingested, tmp_path: Path) -> None:
+    """`show PHOTO --query Q -o out.png` writes the photo with the matched words boxed."""
+    folder, db = ingested
+    out = tmp_path / "shown.png"
+
+    result = invoke("show", folder / "board.jpg", "--query", "budget", "-o", out, "--db", db)
+
+    assert result.exit_code == 0 and "1 words boxed" in result.stdout
+    original = Image.open(folder / "board.jpg")
+    drawn = Image.open(out)
+    assert drawn.size == original.size
+
+
+def test_search_show_writes_one_image_per_hit(ingested, tmp_path: Path) -> None:
+    """`search --show DIR` writes a boxed copy of each ranked photo."""
+    _, db = ingested
+    result = invoke("search", "budget", "--db", db, "--show", tmp_path / "shown")
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "shown").iterdir()) == ["01-board.png", "02-notes.png"]
+
+
+def test_remove_reindex_and_stats(ingested) -> None:
+    """remove forgets photos, reindex rebuilds from the store, stats --json counts what is there."""
+    folder, db = ingested
+    assert invoke("remove", folder / "notes.jpg", "--db", db).exit_code == 0
+    assert invoke("remove", folder / "notes.jpg", "--db", db).exit_code == 1  # not there any more
+    assert invoke("reindex", "--db", db).stdout.strip() == "reindexed 1 photos"
+
+    figures = json.loads(invoke("stats", "--db", db, "--json").stdout)
+
+    assert (figures["photos_indexed"], figures["index_documents"], figures["words"]) == (1, 1, 3)
+    assert [Path(h["photo"]).name for h in json.loads(invoke("search", "meeting budget", "--db", db, "--json").stdout)] \
+        == ["board.jpg"]
+
+
+def test_version_prints_a_line() -> None:
+    """`--version` prints the version on one line (the scorer records it)."""
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("ocrsearch ")

@@ -1,0 +1,346 @@
+"""The pipeline with fake models, and ingest: incremental, failure-tolerant, resumable, one writer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import page
+from filelock import FileLock
+
+from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout, IngestConfig
+from ocrsearch.fakes import SidecarReader
+from ocrsearch.index import Index
+from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
+from ocrsearch.pipeline import Pipeline, PipelineReader, ReaderLoadError, warp_word
+from ocrsearch.search import PhotoSearcher
+from ocrsearch.store import PhotoInput, Store
+from ocrsearch.types import Detection, Reading
+
+# ----------------------------------------------------------------------------------------------
+# Pipeline with fake stages
+# ----------------------------------------------------------------------------------------------
+
+
+class InkFromDarkness:
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        return 1.0 - rgb.mean(axis=2).astype(np.float32) / 255.0
+
+
+class FixedDetector:
+    def __init__(self, quads: list[list[list[float]]]):
+        self.quads = quads
+        self.seen_ink_shape: tuple[int, ...] | None = None
+
+    def detect(self, rgb: np.ndarray, ink: np.ndarray) -> list[Detection]:
+        self.seen_ink_shape = ink.shape
+        return [Detection(quad=np.array(q, dtype=np.float32)) for q in self.quads]
+
+
+class ScriptedRecognizer:
+    """Returns the given readings in order and records each batch it was called with."""
+
+    def __init__(self, readings: list[Reading]):
+        self.readings = readings
+        self.batches: list[list[np.ndarray]] = []
+
+    def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
+        self.batches.append(crops)
+        return self.readings[: len(crops)]
+
+
+def _photo(width: int = 200, height: int = 100) -> np.ndarray:
+    return np.full((height, width, 3), 255, dtype=np.uint8)
+
+
+def test_pipeline_recognizes_all_crops_of_a_photo_in_one_batch() -> None:
+    """read() warps every detected quad and calls the recognizer once with all crops."""
+    quads = [[[10, 10], [60, 10], [60, 30], [10, 30]], [[80, 40], [150, 40], [150, 70], [80, 70]]]
+    recognizer = ScriptedRecognizer([Reading("budget", 0.9), Reading("meeting", 0.8, [("meating", 0.1)])])
+    detector = FixedDetector(quads)
+
+    reading = Pipeline(InkFromDarkness(), detector, recognizer).read(_photo())
+
+    assert len(recognizer.batches) == 1 and len(recognizer.batches[0]) == 2
+    assert detector.seen_ink_shape == (100, 200)
+    assert all(c.dtype == np.uint8 and c.ndim == 3 and c.shape[2] == 3 for c in recognizer.batches[0])
+    assert (reading.width, reading.height) == (200, 100)
+    assert [(w.text, w.box, w.alternates) for w in reading.words] == [
+        ("budget", (10, 10, 60, 30), []), ("meeting", (80, 40, 150, 70), [("meating", 0.1)])]
+
+
+def test_pipeline_drops_empty_readings_and_degenerate_quads() -> None:
+    """Words read as empty text, and quads too thin to be words, produce no Word."""
+    quads = [[[10, 10], [60, 10], [60, 30], [10, 30]], [[0, 0], [1, 0], [1, 1], [0, 1]],
+             [[70, 10], [120, 10], [120, 30], [70, 30]]]
+    recognizer = ScriptedRecognizer([Reading("  ", 0.2), Reading("kept", 0.9)])
+
+    reading = Pipeline(InkFromDarkness(), FixedDetector(quads), recognizer).read(_photo())
+
+    assert len(recognizer.batches[0]) == 2  # the 1-pixel quad never reached the recognizer
+    assert [w.text for w in reading.words] == ["kept"]
+
+
+def test_pipeline_without_detections_does_not_call_the_recognizer() -> None:
+    """A blank photo has no words and costs no recognizer call."""
+    recognizer = ScriptedRecognizer([])
+    reading = Pipeline(InkFromDarkness(), FixedDetector([]), recognizer).read(_photo())
+    assert reading.words == [] and recognizer.batches == []
+
+
+def test_pipeline_clips_boxes_to_the_photo_and_checks_the_recognizer_contract() -> None:
+    """Boxes stay inside the photo; a recognizer returning the wrong number of readings is an error."""
+    quads = [[[-5, -5], [50, -5], [50, 20], [-5, 20]]]
+    reading = Pipeline(InkFromDarkness(), FixedDetector(quads), ScriptedRecognizer([Reading("edge", 0.5)])).read(_photo())
+    assert reading.words[0].box == (0, 0, 50, 20)
+
+    with pytest.raises(RuntimeError, match="readings"):
+        Pipeline(InkFromDarkness(), FixedDetector(quads), ScriptedRecognizer([])).read(_photo())
+
+
+def test_warped_crop_of_a_rotated_word_is_upright_with_margin() -> None:
+    """A word written at 90 degrees comes out wide, not tall: the quad's first edge is the reading direction."""
+    rgb = _photo(100, 200)
+    rgb[20:180, 40:60] = 0  # a vertical stroke, read bottom to top
+    quad = np.array([[40, 180], [40, 20], [60, 20], [60, 180]], dtype=np.float32)  # tl, tr, br, bl
+
+    crop = warp_word(rgb, quad, margin=0.1, min_side=4)
+
+    assert crop.shape[1] > crop.shape[0] * 5
+    assert crop.shape == (24, 164, 3)  # 160 x 20 plus a 2-pixel margin (0.1 x height) on each side
+    assert crop[12, 80].max() < 50  # the stroke is inside the crop
+
+
+def test_pipeline_times_its_stages() -> None:
+    """Stage timings add up per photo, so benchmarks can tell model time from the rest."""
+    pipeline = Pipeline(InkFromDarkness(), FixedDetector([[[10, 10], [60, 10], [60, 30], [10, 30]]]),
+                        ScriptedRecognizer([Reading("x", 1.0)]))
+    pipeline.read(_photo())
+    pipeline.read(_photo())
+    assert pipeline.times.photos == 2 and pipeline.times.crops == 2 and pipeline.times.model_s >= 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Ingest
+# ----------------------------------------------------------------------------------------------
+
+
+def _sidecar_reader() -> SidecarReader:
+    return SidecarReader()
+
+
+def _search(layout: DbLayout, query: str) -> list[str]:
+    with Store(layout.sqlite_path) as store, Index(layout.index_dir) as index:
+        return [Path(hit.photo).name for hit in PhotoSearcher(store, index).search(query, limit=50).hits]
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path, make_photo) -> Path:
+    """Three good photos (one in a subfolder) with sidecar words, and four files that cannot be read."""
+    folder = tmp_path / "photos"
+    make_photo(folder / "board.jpg", ["Quarterly", "budget"], seed=1)
+    make_photo(folder / "notes.jpg", ["meeting", "agenda"], seed=2)
+    make_photo(folder / "sub" / "plan.jpg", ["roadmap"], seed=3)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.jpg").write_text("not a photo")
+    good = (folder / "board.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(folder / "drawing.gif")
+    (folder / "README.md").write_text("not a photo, and not an image suffix: skipped silently")
+    return folder
+
+
+def test_broken_files_are_reported_and_the_rest_indexed(photo_folder: Path, layout: DbLayout) -> None:
+    """Zero-byte, truncated, text-as-JPEG and unsupported files fail with reasons; good photos are indexed."""
+    report = ingest([photo_folder], layout, _sidecar_reader)
+
+    assert sorted(Path(p).name for p in report.indexed) == ["board.jpg", "notes.jpg", "plan.jpg"]
+    reasons = {Path(p).name: reason for p, reason in report.failed}
+    assert set(reasons) == {"empty.jpg", "text.jpg", "truncated.jpg", "drawing.gif"}
+    assert "empty" in reasons["empty.jpg"] and "truncated" in reasons["truncated.jpg"]
+    assert not report.ok
+    with Store(layout.sqlite_path) as store:
+        stats = store.stats()
+    assert (stats.photos_indexed, stats.photos_failed) == (3, 4)
+    assert _search(layout, "budget") == ["board.jpg"]
+
+
+def test_ingest_is_idempotent_and_incremental(photo_folder: Path, layout: DbLayout, make_photo) -> None:
+    """A second run skips unchanged photos; changed content at the same path is re-read and replaced."""
+    ingest([photo_folder], layout, _sidecar_reader)
+    again = ingest([photo_folder], layout, _sidecar_reader)
+    assert again.indexed == [] and len(again.unchanged) == 3
+
+    make_photo(photo_folder / "board.jpg", ["roadmap", "revised"], seed=99)
+    changed = ingest([photo_folder], layout, _sidecar_reader)
+
+    assert [Path(p).name for p in changed.indexed] == ["board.jpg"]
+    assert _search(layout, "budget") == []
+    assert sorted(_search(layout, "roadmap")) == ["board.jpg", "plan.jpg"]
+    with Index(layout.index_dir) as index:
+        assert index.doc_count() == 3
+
+
+def test_nothing_to_read_loads_no_models(photo_folder: Path, layout: DbLayout) -> None:
+    """When every photo is unchanged the reader factory is never called (models are expensive to load)."""
+    ingest([photo_folder / "board.jpg"], layout, _sidecar_reader)
+
+    def must_not_load():
+        raise AssertionError("models loaded for nothing")
+
+    report = ingest([photo_folder / "board.jpg"], layout, must_not_load)
+    assert len(report.unchanged) == 1
+
+
+def test_model_load_failure_stops_ingest_and_records_nothing(photo_folder: Path, layout: DbLayout) -> None:
+    """If the models cannot load, ingest raises ReaderLoadError and marks no photo as failed."""
+
+    def broken():
+        raise FileNotFoundError("weights/recognizer.pt")
+
+    with pytest.raises(ReaderLoadError, match="recognizer.pt"):
+        ingest([photo_folder], layout, broken)
+    with Store(layout.sqlite_path) as store:
+        assert store.states() == {}
+
+
+def test_start_of_ingest_adds_stored_photos_missing_from_the_index(photo_folder: Path, layout: DbLayout) -> None:
+    """A photo committed to the store whose index write was lost (crash) is indexed by the next ingest."""
+    with Store(layout.sqlite_path) as store:
+        store.put_reading(PhotoInput("/elsewhere/lost.jpg", "h", 1, page("orphaned")))
+
+    report = ingest([photo_folder / "board.jpg"], layout, _sidecar_reader)
+
+    assert report.repaired == 1
+    assert _search(layout, "orphaned") == ["lost.jpg"]
+
+
+def test_failing_new_version_of_a_photo_keeps_the_old_words(photo_folder: Path, layout: DbLayout) -> None:
+    """A photo that becomes unreadable is reported, but what was found on it stays searchable."""
+    ingest([photo_folder], layout, _sidecar_reader)
+    (photo_folder / "board.jpg").write_bytes(b"")
+
+    report = ingest([photo_folder], layout, _sidecar_reader)
+
+    assert "board.jpg" in {Path(p).name for p, _ in report.failed}
+    assert _search(layout, "budget") == ["board.jpg"]
+
+
+def test_prune_forgets_deleted_photos(photo_folder: Path, layout: DbLayout) -> None:
+    """--prune removes photos whose files are gone from the store and the index; others stay."""
+    ingest([photo_folder], layout, _sidecar_reader)
+    (photo_folder / "notes.jpg").unlink()
+
+    report = ingest([photo_folder], layout, _sidecar_reader, prune=True)
+
+    assert [Path(p).name for p in report.pruned] == ["notes.jpg"]
+    assert _search(layout, "meeting") == []
+    assert _search(layout, "budget") == ["board.jpg"]
+
+
+def test_workers_give_the_same_result_as_one_process(photo_folder: Path, tmp_path: Path) -> None:
+    """--workers 2 indexes the same photos with the same words as --workers 1."""
+    one, two = DbLayout(tmp_path / "one"), DbLayout(tmp_path / "two")
+    r1 = ingest([photo_folder], one, _sidecar_reader, config=IngestConfig(workers=1))
+    r2 = ingest([photo_folder], two, _sidecar_reader, config=IngestConfig(workers=2))
+
+    assert sorted(r1.indexed) == sorted(r2.indexed) and sorted(r1.failed) == sorted(r2.failed)
+    for query in ("budget", "meeting", "roadmap"):
+        assert _search(one, query) == _search(two, query)
+
+
+def test_second_concurrent_ingest_waits_then_stops_cleanly(photo_folder: Path, layout: DbLayout) -> None:
+    """While another process holds the write lock, ingest gives up after its timeout and writes nothing."""
+    ingest([photo_folder / "board.jpg"], layout, _sidecar_reader)
+    before = (layout.sqlite_path.read_bytes(), sorted(p.name for p in layout.index_dir.iterdir()))
+
+    with FileLock(str(layout.lock_path)):
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusy, match="another ocrsearch process"):
+            ingest([photo_folder], layout, _sidecar_reader, config=IngestConfig(lock_timeout_s=0.3))
+        assert 0.25 < time.monotonic() - started < 5
+
+    assert (layout.sqlite_path.read_bytes(), sorted(p.name for p in layout.index_dir.iterdir())) == before
+    assert _search(layout, "budget") == ["board.jpg"]
+
+
+def test_collect_photos_walks_folders_and_keeps_named_files(photo_folder: Path, tmp_path: Path) -> None:
+    """Folders yield image files only (recursively, hidden skipped); named files are always taken."""
+    (photo_folder / ".hidden").mkdir()
+    (photo_folder / ".hidden" / "x.jpg").write_bytes(b"x")
+    named = photo_folder / "README.md"
+
+    files, missing = collect_photos([photo_folder, named, photo_folder / "board.jpg", tmp_path / "nope"])
+
+    names = [Path(f).name for f in files]
+    assert "README.md" in names and "board.txt" not in names and "x.jpg" not in names
+    assert names.count("board.jpg") == 1
+    assert missing == [(str(tmp_path / "nope"), "no such file or folder")]
+
+
+def test_pipeline_reader_turns_model_exceptions_into_failures(tmp_path: Path, make_photo) -> None:
+    """One photo that makes a model raise is a failed photo, not a crashed ingest."""
+
+    class ExplodingDetector:
+        def detect(self, rgb, ink):
+            raise ValueError("bad quad")
+
+    reader = PipelineReader(Pipeline(InkFromDarkness(), ExplodingDetector(), ScriptedRecognizer([])))
+    result = reader.read_file(str(make_photo(tmp_path / "p.jpg")))
+    assert result.reading is None and "ValueError: bad quad" in result.error and result.sha256
+
+
+NATO = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
+
+
+def test_kill_during_ingest_then_rerun_indexes_every_photo_once(tmp_path: Path, make_photo) -> None:
+    """SIGKILL in the middle of an ingest, then a second run: every photo indexed exactly once."""
+    folder = tmp_path / "photos"
+    for i, word in enumerate(NATO):
+        make_photo(folder / f"p{i:02d}.jpg", [word, "common"], seed=i)
+    layout = DbLayout(tmp_path / "db")
+    env = {**os.environ, FAKE_PIPELINE_ENV_VAR: "1", FAKE_DELAY_ENV_VAR: "0.25"}
+    command = [sys.executable, "-m", "ocrsearch.cli", "ingest", str(folder), "--db", str(layout.root)]
+
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _stored_count(layout) < 3:
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+    finally:
+        victim.wait()
+    done_before_kill = _stored_count(layout)
+    assert 3 <= done_before_kill < 12, "the kill should land mid-run"
+
+    env[FAKE_DELAY_ENV_VAR] = "0"
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"indexed {12 - done_before_kill}, unchanged {done_before_kill}, failed 0" in rerun.stdout
+    with Store(layout.sqlite_path) as store, Index(layout.index_dir) as index:
+        assert index.doc_count() == 12 and len(index.hashes()) == 12
+        assert store.stats().photos_indexed == 12 and store.stats().words == 24
+    assert len(_search(layout, "common")) == 12
+    for i, word in enumerate(NATO):
+        assert _search(layout, word) == [f"p{i:02d}.jpg"]
+
+
+def _stored_count(layout: DbLayout) -> int:
+    if not layout.sqlite_path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{layout.sqlite_path}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM photos WHERE status = 'indexed'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+

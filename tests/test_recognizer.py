@@ -1,0 +1,172 @@
+"""Recognizer: model contract, CTC decoding, a few training steps, resume, and the eval command."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from recognizer import Recognizer
+from recognizer.charset import ALPHABET, NUM_CLASSES, decode_indices, encode, normalise_label
+from recognizer.decode import BeamConfig, BeamDecoder, greedy_decode, word_log_prior
+from recognizer.model import CRNN, CRNNConfig
+from recognizer.preprocess import HEIGHT, collate_strips, to_gray_strip
+
+
+def word_image(text: str, scale: float = 1.0) -> np.ndarray:
+    """A tiny rendered word, dark ink on a light board, RGB uint8."""
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    img = np.full((h + base + 12, w + 12, 3), 235, np.uint8)
+    cv2.putText(img, text, (6, h + 6), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 30, 120), 2, cv2.LINE_AA)
+    return img
+
+
+def one_hot_log_probs(indices: list[int], sharp: float = 0.99) -> torch.Tensor:
+    """[T, 1, C] log-probs whose best path is `indices`."""
+    lp = torch.full((len(indices), 1, NUM_CLASSES), math.log((1 - sharp) / (NUM_CLASSES - 1)))
+    for t, i in enumerate(indices):
+        lp[t, 0, i] = math.log(sharp)
+    return lp
+
+
+def test_model_maps_width_to_sequence_and_stays_small():
+    """The CRNN emits W/4 frames of NUM_CLASSES log-probs and stays under the 3M-parameter budget."""
+    model = CRNN().eval()
+    x = torch.randn(3, 1, HEIGHT, 96)
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == (24, 3, NUM_CLASSES)
+    assert torch.allclose(out.exp().sum(-1), torch.ones(24, 3), atol=1e-4)
+    assert sum(p.numel() for p in model.parameters()) <= 3_000_000
+    assert CRNN.output_lengths(torch.tensor([96, 17])).tolist() == [24, 4]
+
+
+def test_gru_variant_and_config_round_trip():
+    """A GRU model builds from a config dict as saved in checkpoints."""
+    cfg = CRNNConfig(rnn="gru", stn=False)
+    model = CRNN(CRNNConfig.from_dict(cfg.to_dict()))
+    assert isinstance(model.rnn, torch.nn.GRU)
+    assert model(torch.randn(1, 1, HEIGHT, 64)).shape[0] == 16
+
+
+def test_charset_round_trip_and_normalisation():
+    """Labels fold typographic characters onto the alphabet and encode/decode losslessly."""
+    text = "Budget Q3: $1,200 (draft)"
+    assert decode_indices(encode(text)) == text
+    assert normalise_label("“Quoted” — naïve ⟦struck⟧") == '"Quoted" - naive struck'
+    assert len(ALPHABET) + 1 == NUM_CLASSES
+
+
+def test_greedy_decoding_collapses_repeats_and_blanks():
+    """Best-path decoding merges repeated frames and drops blanks, but keeps doubled letters split by a blank."""
+    b, o = encode("b")[0], encode("o")[0]
+    lp = one_hot_log_probs([b, b, 0, o, 0, o, o, 0])
+    [reading] = greedy_decode(lp, torch.tensor([8]))
+    assert reading.text == "boo"
+    assert 0.9 < reading.confidence <= 1.0
+
+
+def test_greedy_respects_sequence_lengths():
+    """Frames beyond a crop's own length (batch padding) are never decoded."""
+    a = encode("a")[0]
+    lp = one_hot_log_probs([a, 0, a, 0])
+    [reading] = greedy_decode(lp, torch.tensor([2]))
+    assert reading.text == "a"
+
+
+def test_beam_returns_alternates_within_margin():
+    """Beam search returns the best reading first and n-best alternates with lower confidence."""
+    c, l, d = encode("c")[0], encode("l")[0], encode("d")[0]
+    lp = torch.full((4, 1, NUM_CLASSES), -12.0)
+    lp[0, 0, c] = math.log(0.5)
+    lp[0, 0, d] = math.log(0.45)
+    lp[1, 0, l] = math.log(0.55)
+    lp[1, 0, 0] = math.log(0.4)
+    lp[2:, 0, 0] = 0.0
+    lp = lp.log_softmax(-1)
+    [reading] = BeamDecoder(BeamConfig(beam_width=8, n_best=4, margin=5.0)).decode(lp, torch.tensor([4]))
+    assert reading.text == "cl"
+    alternates = [t for t, _ in reading.alternates]
+    assert "dl" in alternates or "d" in alternates
+    assert all(conf <= reading.confidence for _, conf in reading.alternates)
+
+
+def test_word_prior_prefers_real_words():
+    """The frequency prior scores a real word above a misreading of it, case-insensitively."""
+    assert word_log_prior("Budget") > word_log_prior("bvdget")
+    assert word_log_prior("budget") == word_log_prior("BUDGET.")
+
+
+def test_preprocess_keeps_aspect_and_pads_with_background():
+    """Crops become 32-px gray strips; batches pad with the normalised background value 0."""
+    strip = to_gray_strip(word_image("hello"))
+    assert strip.shape[0] == HEIGHT and strip.dtype == np.uint8
+    batch, widths = collate_strips([strip, strip[:, :20]])
+    assert batch.shape == (2, 1, HEIGHT, strip.shape[1])
+    assert widths.tolist() == [strip.shape[1], 20]
+    assert float(batch[1, 0, :, 20:].abs().sum()) == 0.0
+
+
+@pytest.fixture()
+def tiny_word_set(tmp_path):
+    words = ["note", "plan", "budget", "team", "todo", "idea", "call", "Q3"] * 4
+    (tmp_path / "words").mkdir()
+    lines = []
+    for i, w in enumerate(words):
+        name = f"words/{i:03d}.png"
+        cv2.imwrite(str(tmp_path / name), word_image(w, scale=0.8 + 0.1 * (i % 3)))
+        lines.append(f"{name}\t{w}")
+    (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_few_training_steps_write_checkpoints_and_resume(tiny_word_set, tmp_path):
+    """Training writes best.pt/last.pt/log.csv/loss.png, lowers the loss, and resumes from last.pt."""
+    from data.readers import open_dataset
+    from recognizer.train import TrainConfig, train
+
+    out = tmp_path / "run"
+    cfg = TrainConfig(data=[str(tiny_word_set)], val_data=[str(tiny_word_set)], out=str(out), max_steps=12,
+                      batch_size=8, val_every=6, lr=3e-3, threads=1, augment=False)
+    logs: list[str] = []
+    best = train(cfg, open_dataset, log=logs.append)
+    assert best.exists() and (out / "last.pt").exists() and (out / "log.csv").exists() and (out / "loss.png").exists()
+    rows = (out / "log.csv").read_text().splitlines()
+    first, last = (float(r.split(",")[3]) for r in (rows[1], rows[-1]))  # val_loss column
+    assert last < first
+
+    cfg.max_steps = 18
+    train(cfg, open_dataset, log=logs.append)
+    assert any("resumed from" in line and "step 12" in line for line in logs)
+
+    recognizer = Recognizer.load(best)
+    readings = recognizer.recognize([word_image("plan"), word_image("team")])
+    assert len(readings) == 2 and all(0.0 <= r.confidence <= 1.0 for r in readings)
+
+
+def test_eval_command_prints_metrics(tiny_word_set, tmp_path):
+    """`ocrsearch eval recognizer` prints CER, word accuracy, mean edit distances and crops/s."""
+    import typer
+
+    from ocrsearch.cli_train import eval_app
+
+    model = CRNN()
+    weights = tmp_path / "w.pt"
+    torch.save({"model": model.state_dict(), "config": model.cfg.to_dict()}, weights)
+    app = typer.Typer()
+    app.add_typer(eval_app, name="eval")
+    result = CliRunner().invoke(app, ["eval", "recognizer", "--data", str(tiny_word_set), "--weights", str(weights)])
+    assert result.exit_code == 0, result.output
+    for key in ("CER=", "word_acc=", "word_acc_nocase=", "mean_ED=", "mean_ED/len=", "crops/s="):
+        assert key in result.output
+    assert "n=32" in result.output
+
+
+def test_missing_weights_name_the_path(tmp_path):
+    """Loading absent weights fails with an error that names the file."""
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        Recognizer.load(tmp_path / "nope.pt")

@@ -1,0 +1,160 @@
+"""The store: migrations, one transaction per photo, failures that never erase what was indexed."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from conftest import page
+from sqlalchemy import text
+
+from ocrsearch.config import DbLayout
+from ocrsearch.store import ALEMBIC_DIR, SCHEMA_REVISION, PhotoInput, Store, StoreError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _alembic_head() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_schema_revision_constant_is_the_alembic_head() -> None:
+    """Store skips Alembic when a database is at SCHEMA_REVISION, so it must be the newest migration."""
+    assert SCHEMA_REVISION == _alembic_head()
+
+
+def test_opening_an_empty_database_runs_the_migrations(layout: DbLayout) -> None:
+    """A new database file is created, migrated to head, and put in WAL mode."""
+    with Store(layout.sqlite_path) as store:
+        assert store.revision() == _alembic_head()
+        with store.engine.connect() as conn:
+            tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+            journal = conn.execute(text("PRAGMA journal_mode")).scalar()
+    assert {"photos", "words", "alembic_version"} <= tables
+    assert journal == "wal"
+
+
+def test_alembic_command_line_upgrades_a_database_folder(tmp_path: Path) -> None:
+    """`alembic -x db=DIR upgrade head` from the repo root creates DIR/ocrsearch.sqlite3 at head."""
+    db = tmp_path / "cli-db"
+    subprocess.run([sys.executable, "-m", "alembic", "-x", f"db={db}", "upgrade", "head"], cwd=REPO, check=True,
+                   capture_output=True)
+    with sqlite3.connect(db / "ocrsearch.sqlite3") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == _alembic_head()
+
+
+def test_database_from_a_newer_version_is_refused(layout: DbLayout) -> None:
+    """A database stamped with an unknown revision raises StoreError instead of being altered."""
+    Store(layout.sqlite_path).open().close()
+    with sqlite3.connect(layout.sqlite_path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+
+    with pytest.raises(StoreError, match="9999"):
+        Store(layout.sqlite_path).open()
+
+
+def test_read_only_open_of_a_missing_database_says_so(layout: DbLayout) -> None:
+    """Commands that only read do not create a database; they explain that there is none."""
+    with pytest.raises(StoreError, match="no ocrsearch database"):
+        Store(layout.sqlite_path, create=False).open()
+    assert not layout.sqlite_path.exists()
+
+
+def test_rewriting_a_photo_replaces_its_words(layout: DbLayout) -> None:
+    """A photo re-read with new content keeps one row, its first creation time, and only the new words."""
+    with Store(layout.sqlite_path) as store:
+        store.put_reading(PhotoInput("/p/a.jpg", "hash1", 10, page("old", "words")))
+        created = store.get("/p/a.jpg").created_at
+        store.put_reading(PhotoInput("/p/a.jpg", "hash2", 11, page("new")))
+
+        record = store.get("/p/a.jpg")
+        words = store.words_by_path(["/p/a.jpg"])["/p/a.jpg"]
+
+    assert record.content_hash == "hash2" and record.created_at == created
+    assert [w.text for w in words] == ["new"]
+
+
+def test_words_round_trip_with_boxes_quads_and_alternates(layout: DbLayout) -> None:
+    """What the pipeline read comes back from the store as it went in."""
+    reading = page("budgct", ("meeting", [("meating", 0.25)]))
+    with Store(layout.sqlite_path) as store:
+        store.put_reading(PhotoInput("/p/a.jpg", "h", 1, reading, "models-1"))
+        words = store.words_by_path(["/p/a.jpg"])["/p/a.jpg"]
+        record = store.get("/p/a.jpg")
+
+    assert [(w.text, w.box, w.alternates) for w in words] == [
+        ("budgct", (0, 0, 9, 9), []), ("meeting", (10, 0, 19, 9), [("meating", 0.25)])]
+    assert words[1].quad == [[10.0, 0.0], [19.0, 0.0], [19.0, 9.0], [10.0, 9.0]]
+    assert (record.width, record.height, record.status, record.model_version) == (1000, 100, "indexed", "models-1")
+
+
+def test_bulk_write_is_one_transaction(layout: DbLayout) -> None:
+    """If any photo of a batch cannot be written, none of the batch is (no half-written photos)."""
+    broken = page("fine")
+    broken.words[0].quad = [[0, 0]]  # not a quadrilateral: encoding fails mid-batch
+    with Store(layout.sqlite_path) as store:
+        with pytest.raises(ValueError):
+            store.add_many([PhotoInput("/p/a.jpg", "h", 1, page("first")), PhotoInput("/p/b.jpg", "h", 1, broken)])
+        assert store.states() == {}
+
+
+def test_transaction_rolls_back_on_exception(layout: DbLayout) -> None:
+    """store.transaction() commits only when its block completes."""
+    with Store(layout.sqlite_path) as store:
+        with pytest.raises(RuntimeError):
+            with store.transaction() as conn:
+                conn.execute(text("INSERT INTO photos (path, status, created_at, updated_at) "
+                                  "VALUES ('/p/x.jpg', 'indexed', '2024-01-01', '2024-01-01')"))
+                raise RuntimeError("crash inside the transaction")
+        assert store.get("/p/x.jpg") is None
+
+
+def test_failure_of_an_indexed_photo_keeps_its_words(layout: DbLayout) -> None:
+    """A photo that was indexed and then fails to read keeps its words and old hash; the error is noted."""
+    with Store(layout.sqlite_path) as store:
+        store.put_reading(PhotoInput("/p/a.jpg", "good", 1, page("budget")))
+        store.put_failure("/p/a.jpg", "broken", 1, "truncated or corrupt image")
+        store.put_failure("/p/new.jpg", None, None, "empty file (0 bytes)")
+
+        kept = store.get("/p/a.jpg")
+        words = store.words_by_path(["/p/a.jpg"])["/p/a.jpg"]
+        new = store.get("/p/new.jpg")
+
+    assert (kept.status, kept.content_hash, kept.error) == ("indexed", "good", "truncated or corrupt image")
+    assert [w.text for w in words] == ["budget"]
+    assert (new.status, new.error) == ("failed", "empty file (0 bytes)")
+
+
+def test_remove_deletes_photos_and_their_words(layout: DbLayout) -> None:
+    """Removing photos leaves no orphan words; unknown paths are ignored."""
+    with Store(layout.sqlite_path) as store:
+        store.add_many([PhotoInput("/p/a.jpg", "h", 1, page("one", "two")), PhotoInput("/p/b.jpg", "h", 1, page("x"))])
+        assert store.remove(["/p/a.jpg", "/p/unknown.jpg"]) == ["/p/a.jpg"]
+        assert store.stats().words == 1
+
+
+def test_paths_under_a_folder_match_only_that_folder(layout: DbLayout) -> None:
+    """paths_under('/p/a') finds /p/a/x.jpg but not /p/ab/x.jpg, and treats % and _ literally."""
+    with Store(layout.sqlite_path) as store:
+        store.add_many([PhotoInput(p, "h", 1, page()) for p in ("/p/a/x.jpg", "/p/ab/x.jpg", "/p/a_%/y.jpg")])
+        assert store.paths_under("/p/a") == ["/p/a/x.jpg"]
+        assert store.paths_under("/p/a_%") == ["/p/a_%/y.jpg"]
+
+
+def test_photo_texts_include_photos_without_words(layout: DbLayout) -> None:
+    """The index is built from iter_photo_texts, so an indexed photo with no words is still listed."""
+    with Store(layout.sqlite_path) as store:
+        store.add_many([PhotoInput("/p/blank.jpg", "h0", 1, page()),
+                        PhotoInput("/p/a.jpg", "h1", 1, page(("budgct", [("budget", 0.3)])))])
+        store.put_failure("/p/bad.jpg", None, None, "not an image")
+        texts = [t for batch in store.iter_photo_texts(batch_size=1) for t in batch]
+
+    assert [(t.path, t.words, t.alternates) for t in texts] == [("/p/blank.jpg", [], []),
+                                                                ("/p/a.jpg", ["budgct"], ["budget"])]
