@@ -47,8 +47,8 @@ def _misspell(word: str, rng: np.random.Generator) -> str:
 def synthetic_photos(n_photos: int, words_per_photo: int, seed: int = 0, start: int = 0,
                      vocab: tuple[list[str], np.ndarray] | None = None) -> Iterator[PhotoInput]:
     words, probabilities = vocab or vocabulary()
-    rng = np.random.default_rng(seed + start)
     for i in range(start, start + n_photos):
+        rng = np.random.default_rng((seed, i))  # per photo, so any photo can be regenerated alone
         chosen = rng.choice(len(words), size=words_per_photo, p=probabilities)
         has_alt = rng.random(words_per_photo) < ALTERNATE_SHARE
         page_words = []
@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=2000)
     parser.add_argument("--words", type=int, default=200, help="words per photo")
-    parser.add_argument("--batch", type=int, default=500, help="photos per store/index batch")
+    parser.add_argument("--batch", type=int, default=1000, help="photos per store/index batch")
     parser.add_argument("--db", type=Path, default=None, help="keep the database here (default: a temporary folder)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

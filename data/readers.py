@@ -159,11 +159,28 @@ class MJSynthDataset(Dataset):
         return read_image(path), text
 
 
+class RepeatedDataset(Dataset):
+    """A small set seen `times` times per epoch, so that it weighs against a large one it is mixed with."""
+
+    def __init__(self, base: Dataset, times: int):
+        self.base, self.times = base, times
+
+    def __len__(self) -> int:
+        return len(self.base) * self.times
+
+    def __getitem__(self, i: int):
+        return self.base[i % len(self.base)]
+
+
 def open_dataset(spec: str | Path, **kwargs) -> Dataset:
     """Open a labelled set by what is on disk: packed cache, labels.tsv, pages.jsonl, IAM words.txt,
-    or an MJSynth annotation file. Several comma-separated specs are concatenated."""
+    or an MJSynth annotation file. Several comma-separated specs are concatenated; `SPEC*N`
+    repeats a set N times per epoch (to up-weight a small real set against synthetic data)."""
     if isinstance(spec, str) and "," in spec:
         return ConcatDataset([open_dataset(s.strip(), **kwargs) for s in spec.split(",") if s.strip()])
+    if isinstance(spec, str) and "*" in spec:
+        base, times = spec.rsplit("*", 1)
+        return RepeatedDataset(open_dataset(base, **kwargs), int(times))
     path = Path(spec)
     if path.is_dir():
         if any(path.glob("shard_*.npz")):

@@ -120,7 +120,8 @@ class TextSampler:
                 t = self.token()
             if charset is None or all(c in charset for c in t):
                 return t
-        return "".join(c for c in t if c in charset) or "a"
+        kept = "".join(c for c in t if c in charset).strip()
+        return kept or next((c for c in charset if c.isalnum()), charset.strip()[:1] or "-")
 
     def line(self, min_words: int = 2, max_words: int = 7, charset: str | None = None) -> str:
         """A line of a list or note, for pages."""

@@ -174,14 +174,15 @@ def search(query: Annotated[str, typer.Argument(help='Words, "a phrase", or a pr
                "--show", file_okay=False, help="Also write each photo with its matched words boxed into this folder.")] = None,
            ) -> None:
     """Rank photos by the words read on them."""
-    from ocrsearch.index import Index
+    from ocrsearch.index import Index, IndexOutdated
     from ocrsearch.search import PhotoSearcher
-    from ocrsearch.store import Store
 
     layout = db_layout(db)
     try:
-        with Store(layout.sqlite_path, create=False) as store, closing(Index(layout.index_dir).open(create=False)) as index:
-            result = PhotoSearcher(store, index, SearchConfig()).search(query, limit)
+        with _open_words(layout) as words, closing(Index(layout.index_dir).open(create=False)) as index:
+            result = PhotoSearcher(words, index, SearchConfig()).search(query, limit)
+    except (FileNotFoundError, IndexOutdated) as e:
+        _fail(str(e))
     except _store_errors() as e:
         _fail(str(e))
     for note in result.notes:
@@ -192,6 +193,20 @@ def search(query: Annotated[str, typer.Argument(help='Words, "a phrase", or a pr
         _print_hits(result.hits)
     if show is not None:
         _write_hit_images(result.hits, show)
+
+
+def _open_words(layout):
+    """Stored words for a search: plain sqlite3 when the schema is current (SQLAlchemy's import is a
+    third of a cold search), else through the Store, which migrates the database first."""
+    from ocrsearch.words import SchemaMismatch, WordReader
+
+    try:
+        return WordReader(layout.sqlite_path).open()
+    except SchemaMismatch:
+        from ocrsearch.store import Store
+
+        Store(layout.sqlite_path, create=False).open().close()
+        return WordReader(layout.sqlite_path).open()
 
 
 def _print_hits(hits) -> None:

@@ -72,3 +72,17 @@ def pages(
     specs = _fonts(fonts_dir, held_out_fonts)
     path = write_page_set(out, n, specs, seed=seed, size=(width, height))
     typer.echo(f"{n} pages, ground truth in {path}")
+
+
+@data_app.command("split")
+def split(
+    labels: Path = typer.Argument(..., help="labels.tsv (or its folder) of crops named DOCUMENT_lNNN.ext"),
+    out: Path = typer.Option(..., help="Writes OUT/train/labels.tsv and OUT/val/labels.tsv."),
+    val_fraction: float = typer.Option(0.1),
+    seed: int = typer.Option(0),
+) -> None:
+    """Split labelled crops into train and validation by source document."""
+    from data.splits import split_labels_by_document
+
+    counts = split_labels_by_document(labels, out, val_fraction, seed)
+    typer.echo(f"train {counts['train']} crops, val {counts['val']} crops under {out}")

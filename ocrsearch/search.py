@@ -12,18 +12,19 @@ breaks ties.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
+from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 from whoosh import query as wq
-from whoosh.matching import NullMatcher, UnionMatcher
+from whoosh.matching import NullMatcher, ReadTooFar, UnionMatcher
 from whoosh.scoring import BM25F, BM25FScorer
 
 from ocrsearch.config import SearchConfig
 from ocrsearch.index import Index, tokenize
-from ocrsearch.store import Store, StoredWord
+from ocrsearch.words import StoredWord
 
 ClauseKind = Literal["term", "prefix", "phrase"]
 MatchKind = Literal["exact", "fuzzy", "prefix", "phrase", "alternate"]
@@ -137,31 +138,52 @@ class BestOf(wq.CompoundQuery):
 
 
 class _BestOfMatcher(UnionMatcher):
-    # Block-quality skipping is not implemented: it only pays off for top-N over very long
-    # posting lists, and a wrong bound would silently drop results.
+    """Union of two matchers scoring each document with the better of the two.
+
+    Supports Whoosh's block-quality skipping: with max instead of sum, a sub-matcher whose best
+    possible score cannot reach the top N can be dropped or skipped on its own.
+    """
 
     def copy(self):
         return self.__class__(self.a.copy(), self.b.copy())
 
-    def supports_block_quality(self):
-        return False
+    def _active(self):
+        return [m for m in (self.a, self.b) if m.is_active()]
 
     def max_quality(self):
-        return max(m.max_quality() for m in (self.a, self.b) if m.is_active())
+        return max((m.max_quality() for m in self._active()), default=0.0)
+
+    def block_quality(self):
+        return max((m.block_quality() for m in self._active()), default=0.0)
 
     def replace(self, minquality=0):
-        a_active, b_active = self.a.is_active(), self.b.is_active()
-        if not (a_active or b_active):
+        a, b = self.a, self.b
+        if minquality:  # a side that can never reach minquality cannot lift any document into the top N
+            a = a if a.is_active() and a.max_quality() >= minquality else NullMatcher()
+            b = b if b.is_active() and b.max_quality() >= minquality else NullMatcher()
+        if not (a.is_active() or b.is_active()):
             return NullMatcher()
-        if not a_active:
-            return self.b.replace()
-        if not b_active:
-            return self.a.replace()
-        a, b = self.a.replace(), self.b.replace()
+        if not a.is_active():
+            return b.replace(minquality)
+        if not b.is_active():
+            return a.replace(minquality)
+        a, b = a.replace(minquality), b.replace(minquality)
+        if not (a.is_active() and b.is_active()):
+            return a if a.is_active() else b
         if a is self.a and b is self.b:
             self._id = None
             return self
         return self.__class__(a, b)
+
+    def skip_to_quality(self, minquality):
+        self._id = None
+        if not self.is_active():
+            raise ReadTooFar
+        skipped = 0
+        for m in (self.a, self.b):
+            if m.is_active() and m.block_quality() <= minquality:
+                skipped += m.skip_to_quality(minquality)
+        return skipped
 
     def _current(self):
         a, b = self.a, self.b
@@ -181,13 +203,36 @@ class _BestOfMatcher(UnionMatcher):
         return max(m.weight() for m in self._current())
 
 
-def fuzzy_variants(reader, token: str, maxdist: int, config: SearchConfig) -> list[str]:
-    """Indexed 1-best tokens within `maxdist` edits of `token` (the token itself excluded)."""
-    variants = [v for v in reader.terms_within("text", token, maxdist, prefix=config.fuzzy_prefix) if v != token]
-    if len(variants) > config.max_fuzzy_variants:
-        variants.sort(key=lambda v: (DamerauLevenshtein.distance(token, v), -reader.doc_frequency("text", v), v))
-        variants = variants[:config.max_fuzzy_variants]
-    return sorted(variants)
+class FuzzyLexicon:
+    """Fuzzy variants of query tokens among the indexed 1-best tokens.
+
+    Whoosh's terms_within computes edit distances in Python, one term at a time, for every term
+    sharing the prefix (~30 ms over a 50,000-word vocabulary); here the terms of a prefix are read
+    once per index generation and compared in C by rapidfuzz.
+    """
+
+    def __init__(self, reader, config: SearchConfig):
+        self.reader = reader
+        self.config = config
+        self._terms_by_prefix: dict[str, list[str]] = {}
+
+    def _terms(self, prefix: str) -> list[str]:
+        terms = self._terms_by_prefix.get(prefix)
+        if terms is None:
+            terms = [t.decode("utf-8") if isinstance(t, bytes) else t for t in self.reader.expand_prefix("text", prefix)]
+            self._terms_by_prefix[prefix] = terms
+        return terms
+
+    def variants(self, token: str, maxdist: int) -> list[str]:
+        """Indexed tokens within `maxdist` edits of `token` (the token itself excluded)."""
+        candidates = self._terms(token[:self.config.fuzzy_prefix])
+        found = process.extract(token, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=maxdist,
+                                limit=None)
+        variants = sorted((distance, term) for term, distance, _ in found if term != token)
+        if len(variants) > self.config.max_fuzzy_variants:
+            variants.sort(key=lambda dv: (dv[0], -self.reader.doc_frequency("text", dv[1]), dv[1]))
+            variants = variants[:self.config.max_fuzzy_variants]
+        return sorted(term for _, term in variants)
 
 
 def prefix_expansions(reader, fieldname: str, prefix: str, config: SearchConfig) -> list[str]:
@@ -199,8 +244,9 @@ def prefix_expansions(reader, fieldname: str, prefix: str, config: SearchConfig)
     return terms
 
 
-def build_whoosh_query(parsed: ParsedQuery, reader, config: SearchConfig) -> wq.Query:
+def build_whoosh_query(parsed: ParsedQuery, reader, config: SearchConfig, lexicon: FuzzyLexicon | None = None) -> wq.Query:
     exact, fuzzy, alternate = config.exact_points, config.fuzzy_points, config.alternate_points
+    lexicon = lexicon or FuzzyLexicon(reader, config)
     subqueries: list[wq.Query] = []
     for clause in parsed.clauses:
         if clause.kind == "term":
@@ -208,7 +254,7 @@ def build_whoosh_query(parsed: ParsedQuery, reader, config: SearchConfig) -> wq.
             options: list[wq.Query] = [wq.Term("text", token, boost=exact), wq.Term("alt", token, boost=alternate)]
             maxdist = fuzzy_distance(token, config)
             if maxdist:
-                options += [wq.Term("text", v, boost=fuzzy) for v in fuzzy_variants(reader, token, maxdist, config)]
+                options += [wq.Term("text", v, boost=fuzzy) for v in lexicon.variants(token, maxdist)]
             subqueries.append(BestOf(options))
         elif clause.kind == "prefix":
             prefix = clause.tokens[0]
@@ -271,7 +317,7 @@ def _close(token: str, candidate: str, maxdist: int, prefix: int) -> bool:
 def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: SearchConfig = SearchConfig()) -> list[WordMatch]:
     """The words of one photo that match the query, each with how it matched (best kind per clause)."""
     word_tokens = [tokenize(w.text) for w in words]
-    alt_tokens = [[(alt, tokenize(alt)) for alt, _ in w.alternates] for w in words]
+    alt_tokens = [[(alt, tokenize(alt)) for alt, _ in w.alternates] if w.has_alternates else [] for w in words]
     found: dict[int, WordMatch] = {}
 
     def report(i: int, clause: Clause, kind: MatchKind, via: str | None = None) -> None:
@@ -319,14 +365,22 @@ def _phrase_word_indices(phrase: tuple[str, ...], word_tokens: list[list[str]]) 
     return sorted(set(hits))
 
 
+class WordSource(Protocol):
+    """Where matched words are read from: the Store, or the lighter WordReader of a cold CLI search."""
+
+    def words_by_path(self, paths: Collection[str]) -> dict[str, list[StoredWord]]: ...
+
+
 class PhotoSearcher:
     """Ranks photos with the index, then reads the matched words and their boxes from the store."""
 
-    def __init__(self, store: Store, index: Index, config: SearchConfig = SearchConfig()):
+    def __init__(self, store: WordSource, index: Index, config: SearchConfig = SearchConfig()):
         self.store = store
         self.index = index
         self.config = config
         self._weighting = TieredBM25(config.tie_break)
+        self._lexicon: FuzzyLexicon | None = None
+        self._lexicon_searcher = None
 
     def search(self, text: str, limit: int | None = None) -> SearchResult:
         parsed = parse_query(text, self.config)
@@ -334,7 +388,10 @@ class PhotoSearcher:
             return SearchResult(parsed, [])
         limit = limit or self.config.default_limit
         searcher = self.index.searcher(self._weighting)
-        whoosh_query = build_whoosh_query(parsed, searcher.reader(), self.config)
+        if self._lexicon is None or self._lexicon_searcher is not searcher:  # the index changed since
+            self._lexicon = FuzzyLexicon(searcher.reader(), self.config)
+            self._lexicon_searcher = searcher
+        whoosh_query = build_whoosh_query(parsed, searcher.reader(), self.config, self._lexicon)
         ranked = [(hit["path"], hit.score) for hit in searcher.search(whoosh_query, limit=limit)]
         words = self.store.words_by_path([path for path, _ in ranked])
         hits = [SearchHit(path, score, find_matches(parsed, words.get(path, []), self.config)) for path, score in ranked]

@@ -7,7 +7,6 @@ are written in one transaction, so a crash leaves either the old words or the ne
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,34 +15,27 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from ocrsearch.models import PHOTO_STATUS_FAILED, PHOTO_STATUS_INDEXED, PhotoRow, WordRow
 from ocrsearch.types import PageReading
+from ocrsearch.words import (SCHEMA_REVISION, StoredWord, decode_alternates, encode_alternates, encode_quad,
+                             fetch_words)
 
-# The Alembic head this code was written for. Opening a database at this revision skips Alembic
-# entirely (it costs ~100 ms of imports per command); tests check it equals the scripts' head.
-SCHEMA_REVISION = "0001"
+__all__ = ["SCHEMA_REVISION", "ALEMBIC_DIR", "PhotoInput", "PhotoRecord", "PhotoText", "Store", "StoreError",
+           "StoreStats", "StoredWord", "decode_alternates", "encode_alternates", "encode_quad"]
+
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
 _photos = PhotoRow.__table__
 _words = WordRow.__table__
-_SQL_CHUNK = 500  # ids per IN (...) list, well below SQLite's bound-parameter limit
+_SQL_CHUNK = 500  # ids per IN (...) list, well below SQLite's bound-parameter limit (as in words.py)
 _INSERT_WORD_SQL = ("INSERT INTO words (photo_id, text, confidence, x0, y0, x1, y1, quad, alternates) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class StoreError(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class StoredWord:
-    text: str
-    confidence: float
-    box: tuple[int, int, int, int]
-    quad: list[list[float]]
-    alternates: list[tuple[str, float]]
 
 
 @dataclass(frozen=True)
@@ -94,23 +86,6 @@ class StoreStats:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def encode_quad(quad: Sequence[Sequence[float]]) -> str:
-    (ax, ay), (bx, by), (cx, cy), (dx, dy) = quad
-    return "[[%.1f,%.1f],[%.1f,%.1f],[%.1f,%.1f],[%.1f,%.1f]]" % (ax, ay, bx, by, cx, cy, dx, dy)
-
-
-def encode_alternates(alternates: Sequence[tuple[str, float]]) -> str:
-    if not alternates:
-        return "[]"
-    return json.dumps([{"text": t, "confidence": round(float(c), 4)} for t, c in alternates], ensure_ascii=False)
-
-
-def decode_alternates(encoded: str) -> list[tuple[str, float]]:
-    if encoded == "[]":
-        return []
-    return [(a["text"], float(a["confidence"])) for a in json.loads(encoded)]
 
 
 def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -181,7 +156,7 @@ class Store:
         try:
             with engine.connect() as conn:
                 current = _current_revision(conn)
-        except OperationalError as e:
+        except DBAPIError as e:
             raise StoreError(f"{self.sqlite_path}: not a usable SQLite database ({e.orig})") from None
         if current == SCHEMA_REVISION:
             return
@@ -229,17 +204,8 @@ class Store:
 
     def words_by_path(self, paths: Collection[str]) -> dict[str, list[StoredWord]]:
         """The stored words of each photo, in the order the detector gave them."""
-        found: dict[str, list[StoredWord]] = {path: [] for path in paths}
-        query = (select(_photos.c.path, _words.c.text, _words.c.confidence, _words.c.x0, _words.c.y0, _words.c.x1,
-                        _words.c.y1, _words.c.quad, _words.c.alternates)
-                 .join(_photos, _photos.c.id == _words.c.photo_id))
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(paths), _SQL_CHUNK):
-                rows = conn.execute(query.where(_photos.c.path.in_(chunk)).order_by(_words.c.id))
-                for path, text_, conf, x0, y0, x1, y1, quad, alternates in rows:
-                    found[path].append(StoredWord(text=text_, confidence=conf, box=(x0, y0, x1, y1),
-                                                  quad=json.loads(quad), alternates=decode_alternates(alternates)))
-        return found
+            return fetch_words(conn.connection.dbapi_connection, paths)
 
     def iter_photo_texts(self, paths: Collection[str] | None = None, batch_size: int = 1000) -> Iterator[list[PhotoText]]:
         """Batches of (path, hash, words, alternates) of indexed photos, for building the index."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -205,6 +207,16 @@ def test_remove_reindex_and_stats(ingested) -> None:
     assert (figures["photos_indexed"], figures["index_documents"], figures["words"]) == (1, 1, 3)
     assert [Path(h["photo"]).name for h in json.loads(invoke("search", "meeting budget", "--db", db, "--json").stdout)] \
         == ["board.jpg"]
+
+
+def test_cold_search_does_not_import_sqlalchemy(ingested) -> None:
+    """`ocrsearch search` reads words with sqlite3 only: SQLAlchemy's import is a third of a cold search."""
+    _, db = ingested
+    probe = ("import json, sys; from typer.testing import CliRunner; from ocrsearch.cli import app; "
+             f"r = CliRunner().invoke(app, ['search', 'budget', '--db', {str(db)!r}, '--json']); "
+             "print(json.dumps([r.exit_code, len(json.loads(r.stdout)), 'sqlalchemy' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.splitlines()[-1]) == [0, 2, False]
 
 
 def test_version_prints_a_line() -> None:

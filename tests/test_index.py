@@ -149,7 +149,7 @@ def test_find_matches_on_phrases_marks_each_word() -> None:
     words = page("quarterly", "budget", "and", "budget").words
     from ocrsearch.store import StoredWord
 
-    stored = [StoredWord(w.text, w.confidence, w.box, w.quad, w.alternates) for w in words]
+    stored = [StoredWord.of(w.text, w.confidence, w.box, w.quad, w.alternates) for w in words]
     matches = find_matches(parse_query('"quarterly budget"'), stored)
     assert [m.box for m in matches] == [(0, 0, 9, 9), (10, 0, 19, 9)]
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from ocrsearch.config import DbLayout
 from ocrsearch.store import ALEMBIC_DIR, SCHEMA_REVISION, PhotoInput, Store, StoreError
+from ocrsearch.words import SchemaMismatch, WordReader
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -158,3 +159,24 @@ def test_photo_texts_include_photos_without_words(layout: DbLayout) -> None:
 
     assert [(t.path, t.words, t.alternates) for t in texts] == [("/p/blank.jpg", [], []),
                                                                 ("/p/a.jpg", ["budgct"], ["budget"])]
+
+
+def test_word_reader_reads_what_the_store_wrote(layout: DbLayout) -> None:
+    """The SQLAlchemy-free reader used by cold searches returns the same words as the Store."""
+    with Store(layout.sqlite_path) as store:
+        store.put_reading(PhotoInput("/p/a.jpg", "h", 1, page("budget", ("meating", [("meeting", 0.25)]))))
+        expected = store.words_by_path(["/p/a.jpg", "/p/none.jpg"])
+
+    with WordReader(layout.sqlite_path) as reader:
+        assert reader.words_by_path(["/p/a.jpg", "/p/none.jpg"]) == expected
+    assert expected["/p/a.jpg"][1].alternates == [("meeting", 0.25)]
+
+
+def test_word_reader_refuses_a_database_at_another_revision(layout: DbLayout) -> None:
+    """WordReader never reads a schema it was not written for; the Store must migrate it first."""
+    Store(layout.sqlite_path).open().close()
+    with sqlite3.connect(layout.sqlite_path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0000'")
+
+    with pytest.raises(SchemaMismatch):
+        WordReader(layout.sqlite_path).open()
