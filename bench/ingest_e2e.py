@@ -154,21 +154,30 @@ def main() -> None:
         else:
             del reader  # each worker loads its own
 
+        reading_s = [0.0]  # per photo: decode + pipeline, measured by the reader
+
+        def on_photo(result) -> None:
+            reading_s[0] += result.seconds
+
         t0 = time.perf_counter()
-        report = ingest([photos], layout, make_reader, config=IngestConfig(workers=args.workers))
+        report = ingest([photos], layout, make_reader, config=IngestConfig(workers=args.workers), on_photo=on_photo)
         wall = time.perf_counter() - t0
 
         rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"ingested {len(report.indexed)} photos ({len(report.failed)} failed) in {wall:.1f} s "
               f"= {len(report.indexed) / wall:.2f} photos/s with {args.workers} worker(s)")
-        print(f"peak RSS: {rss_self:.0f} MiB (this process), {rss_children:.0f} MiB (largest worker)")
+        print(f"peak RSS: {rss_self:.0f} MiB (this process), {rss_children:.0f} MiB (largest child process)")
         if args.workers == 1:
             times = reader.pipeline.times
             outside = wall - times.model_s
             print(f"model time {times.model_s:.1f} s (binarize {times.binarize_s:.1f}, detect {times.detect_s:.1f}, "
                   f"recognize {times.recognize_s:.1f}); crops: {times.crops} in {times.crop_s:.1f} s")
-            print(f"outside the models: {outside:.1f} s = {100 * outside / wall:.0f}% of the ingest")
+            decode_s = reading_s[0] - times.model_s - times.crop_s
+            rest_s = wall - reading_s[0]
+            print(f"outside the models: {outside:.1f} s = {100 * outside / wall:.0f}% of the ingest: "
+                  f"decoding photos {decode_s:.1f} s, warping crops {times.crop_s:.1f} s, "
+                  f"hashing + store + index {rest_s:.1f} s")
         else:
             print("(model time is measured inside the workers; run with --workers 1 for the split)")
     finally:

@@ -37,8 +37,6 @@ app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 register_vision_commands(app, train_app, eval_app)
 
-_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
 DbOption = Annotated[Optional[Path], typer.Option(
     "--db", help="Database folder (SQLite + index). Default: $OCRSEARCH_DB, else the per-user data folder.",
     file_okay=False, show_default=False)]
@@ -51,7 +49,7 @@ RECOGNIZE_CHUNK = 256  # crops decoded and recognized per call, to bound memory 
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    _stderr.print(message, markup=False)
+    print(message, file=sys.stderr, flush=True)
     raise typer.Exit(code)
 
 
@@ -115,7 +113,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
     progress = None
     if sys.stderr.isatty():
         progress = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), _PhotosPerSecond(),
-                            TimeElapsedColumn(), TimeRemainingColumn(), console=_stderr)
+                            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
     task_id = None
     printed: set[str] = set()
 
@@ -136,8 +134,8 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
             progress.advance(task_id)
 
     try:
-        report = run_ingest(paths, layout, make_reader, config=IngestConfig(lock_timeout_s=wait, workers=workers), prune=prune,
-                            on_start=on_start, on_photo=on_photo)
+        report = run_ingest(paths, layout, make_reader, config=IngestConfig(lock_timeout_s=wait, workers=workers),
+                            prune=prune, on_start=on_start, on_photo=on_photo)
     except (DatabaseBusy, ReaderLoadError) as e:
         _fail(str(e))
     except _store_errors() as e:
@@ -186,7 +184,7 @@ def search(query: Annotated[str, typer.Argument(help='Words, "a phrase", or a pr
     except _store_errors() as e:
         _fail(str(e))
     for note in result.notes:
-        _stderr.print(f"note: {note}", markup=False)
+        print(f"note: {note}", file=sys.stderr)
     if json_output:
         print(json.dumps([hit.to_json() for hit in result.hits], ensure_ascii=False))
     else:
@@ -248,7 +246,7 @@ def _write_hit_images(hits, folder: Path) -> None:
             _report_error(e.path, e.reason)
             continue
         out = save_matches(rgb, hit.matches, folder / f"{rank:02d}-{Path(hit.photo).stem}.png")
-        _stderr.print(f"wrote {out}", markup=False)
+        print(f"wrote {out}", file=sys.stderr)
 
 
 @app.command()
@@ -280,7 +278,7 @@ def show(photo: Annotated[Path, typer.Argument(help="A photo in the database.")]
         _fail(f"{photo}: {e.reason}")
     save_matches(rgb, matches, out)
     if not matches:
-        _stderr.print(f"{photo}: no words match {query!r}", markup=False)
+        print(f"{photo}: no words match {query!r}", file=sys.stderr)
     print(f"wrote {out} ({len(matches)} words boxed)")
 
 

@@ -131,8 +131,13 @@ def decode_photo(data: bytes, path: str | Path, limits: PhotoLimits = PhotoLimit
             raise PhotoError(path, "not enough memory to decode this image") from None
 
 
+_EXIF_ORIENTATION = 0x0112
+
+
 def _upright(img: Image.Image) -> Image.Image:
     try:
+        if img.getexif().get(_EXIF_ORIENTATION, 1) == 1:
+            return img  # already upright: exif_transpose would still copy 36 MB for a 12 MP photo
         return ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - a malformed EXIF block must not hide readable pixels
         return img
@@ -155,5 +160,5 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
-    rgb = img.convert("RGB")
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))

@@ -175,6 +175,10 @@ class Index:
 
     def _create(self) -> None:
         if self.directory.exists():
+            ours = (self.directory / VERSION_FILE).exists() or any(self.directory.glob(f"_{INDEX_NAME}_*"))
+            if any(self.directory.iterdir()) and not ours:
+                raise IndexOutdated(f"{self.directory} exists and is not an ocrsearch index; "
+                                    f"refusing to replace it (choose another --db folder)")
             shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True)
         self._ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)

@@ -223,6 +223,16 @@ class FuzzyLexicon:
             self._terms_by_prefix[prefix] = terms
         return terms
 
+    def load_all(self) -> None:
+        """Read the whole vocabulary now (one pass), so that no later query pays for its prefix."""
+        by_prefix: dict[str, set[str]] = {}
+        n = self.config.fuzzy_prefix
+        for leaf, _ in self.reader.leaf_readers():
+            for term in leaf.lexicon("text"):
+                term = term.decode("utf-8") if isinstance(term, bytes) else term
+                by_prefix.setdefault(term[:n], set()).add(term)
+        self._terms_by_prefix = {prefix: sorted(terms) for prefix, terms in by_prefix.items()}
+
     def variants(self, token: str, maxdist: int) -> list[str]:
         """Indexed tokens within `maxdist` edits of `token` (the token itself excluded)."""
         candidates = self._terms(token[:self.config.fuzzy_prefix])
@@ -382,16 +392,27 @@ class PhotoSearcher:
         self._lexicon: FuzzyLexicon | None = None
         self._lexicon_searcher = None
 
+    def _current_lexicon(self, searcher) -> FuzzyLexicon:
+        if self._lexicon is None or self._lexicon_searcher is not searcher:  # new, or the index changed
+            self._lexicon = FuzzyLexicon(searcher.reader(), self.config)
+            self._lexicon_searcher = searcher
+        return self._lexicon
+
+    def warm(self) -> None:
+        """Load what queries would otherwise load on first use (the vocabulary for fuzzy matching).
+
+        For long-running processes; a one-off CLI search is faster without it, since it only needs
+        the words that share its query's first letter.
+        """
+        self._current_lexicon(self.index.searcher(self._weighting)).load_all()
+
     def search(self, text: str, limit: int | None = None) -> SearchResult:
         parsed = parse_query(text, self.config)
         if parsed.empty:
             return SearchResult(parsed, [])
         limit = limit or self.config.default_limit
         searcher = self.index.searcher(self._weighting)
-        if self._lexicon is None or self._lexicon_searcher is not searcher:  # the index changed since
-            self._lexicon = FuzzyLexicon(searcher.reader(), self.config)
-            self._lexicon_searcher = searcher
-        whoosh_query = build_whoosh_query(parsed, searcher.reader(), self.config, self._lexicon)
+        whoosh_query = build_whoosh_query(parsed, searcher.reader(), self.config, self._current_lexicon(searcher))
         ranked = [(hit["path"], hit.score) for hit in searcher.search(whoosh_query, limit=limit)]
         words = self.store.words_by_path([path for path, _ in ranked])
         hits = [SearchHit(path, score, find_matches(parsed, words.get(path, []), self.config)) for path, score in ranked]

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ocrsearch.models import PHOTO_STATUS_FAILED, PHOTO_STATUS_INDEXED, PhotoRow, WordRow
 from ocrsearch.types import PageReading
-from ocrsearch.words import (SCHEMA_REVISION, StoredWord, decode_alternates, encode_alternates, encode_quad,
+from ocrsearch.words import (MMAP_BYTES, SCHEMA_REVISION, StoredWord, decode_alternates, encode_alternates, encode_quad,
                              fetch_words)
 
 __all__ = ["SCHEMA_REVISION", "ALEMBIC_DIR", "PhotoInput", "PhotoRecord", "PhotoText", "Store", "StoreError",
@@ -95,6 +95,7 @@ def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 SCHEMA_REVISION = "0001"
 
 _SQL_CHUNK = 500  # paths per IN (...) list, well below SQLite's bound-parameter limit
+MMAP_BYTES = 256 * 2**20  # memory-mapped reads: a search touches ~2,000 rows scattered over the file
 
 
 class SchemaMismatch(Exception):
@@ -103,6 +104,7 @@ class WordReader:
         connection = sqlite3.connect(self.sqlite_path, timeout=30)
         try:
             connection.execute("PRAGMA query_only=1")
+            connection.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         except sqlite3.DatabaseError as e:
             connection.close()

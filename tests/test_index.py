@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import page
@@ -218,3 +217,28 @@ def test_rebuild_is_atomic_for_readers(library) -> None:
 def test_tokenize_folds_case_and_keeps_inner_apostrophes() -> None:
     """Index and queries share one tokenizer."""
     assert tokenize("Don't STOP: Q3-plan, Straße") == ["don't", "stop", "q3", "plan", "strasse"]
+
+
+def test_long_lived_searcher_sees_new_photos_and_new_vocabulary(library) -> None:
+    """A warmed-up PhotoSearcher finds photos indexed after it was created, fuzzy matches included."""
+    store, index, add = library
+    add("/p/a.jpg", page("budget"))
+    searcher = PhotoSearcher(store, index)
+    searcher.warm()
+    assert searcher.search("roadmap").hits == []
+
+    add("/p/b.jpg", page("roadmap"))
+
+    assert [h.photo for h in searcher.search("roadmap").hits] == ["/p/b.jpg"]
+    assert [h.photo for h in searcher.search("roadmep").hits] == ["/p/b.jpg"]
+    assert [h.photo for h in searcher.search("budgct").hits] == ["/p/a.jpg"]
+
+
+def test_index_never_replaces_a_folder_it_did_not_make(layout: DbLayout) -> None:
+    """A non-empty folder where the index should be, that is not an index, is left alone."""
+    layout.index_dir.mkdir(parents=True)
+    (layout.index_dir / "my-notes.txt").write_text("precious")
+
+    with pytest.raises(IndexOutdated, match="not an ocrsearch index"):
+        Index(layout.index_dir).open()
+    assert (layout.index_dir / "my-notes.txt").read_text() == "precious"
