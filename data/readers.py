@@ -45,6 +45,14 @@ class LabelsTsvDataset(Dataset):
         path, text = self.items[i]
         return read_image(path), text
 
+    def width(self, i: int, height: int = 32) -> int:
+        """Width of crop i scaled to `height`, from the file header only (for width bucketing)."""
+        from PIL import Image
+
+        with Image.open(self.items[i][0]) as im:
+            w, h = im.size
+        return max(1, round(w * height / max(h, 1)))
+
 
 def warp_quad(image: np.ndarray, quad: np.ndarray, margin: float = 0.08) -> np.ndarray:
     """Cut the quadrilateral `quad` [4, 2] (clockwise from top-left) out of `image` as an upright
@@ -98,6 +106,13 @@ class PagesJsonlDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def width(self, i: int, height: int = 32) -> int:
+        """Width of crop i scaled to `height`, from its quad (for width bucketing)."""
+        tl, tr, br, bl = self.items[i][1]
+        w = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
+        h = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr), 1.0)
+        return max(1, round(w * height / h))
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, str]:
         path, quad, text = self.items[i]
@@ -170,6 +185,9 @@ class RepeatedDataset(Dataset):
 
     def __getitem__(self, i: int):
         return self.base[i % len(self.base)]
+
+    def width(self, i: int) -> int:
+        return self.base.width(i % len(self.base))
 
 
 def open_dataset(spec: str | Path, **kwargs) -> Dataset:

@@ -19,6 +19,7 @@ import torch
 from rapidfuzz.distance import Levenshtein
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
+from data.readers import RepeatedDataset
 from recognizer.charset import encode_batch, normalise_label
 from recognizer.decode import greedy_decode
 from recognizer.model import CRNN, CRNNConfig
@@ -260,11 +261,20 @@ def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callabl
 
 
 def _widths(dataset) -> list[int]:
+    """Model-input width of every item, if the dataset can tell without decoding images."""
     if isinstance(dataset, Subset):
         inner = _widths(dataset.dataset)
         return [inner[i] for i in dataset.indices] if inner else []
+    if isinstance(dataset, torch.utils.data.ConcatDataset):
+        parts = [_widths(d) for d in dataset.datasets]
+        return [w for p in parts for w in p] if all(parts) else []
     width = getattr(dataset, "width", None)
-    return [width(i) for i in range(len(dataset))] if width else []
+    if width is None:
+        return []
+    if isinstance(dataset, RepeatedDataset):  # measure the base once, not `times` times
+        base = _widths(dataset.base)
+        return base * dataset.times if base else []
+    return [width(i) for i in range(len(dataset))]
 
 
 def _save_weights(path: Path, model: CRNN, cfg: TrainConfig, metrics: dict) -> None:
