@@ -44,6 +44,10 @@ def estimate_background(rgb: np.ndarray, cfg: ClassicConfig = ClassicConfig()) -
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.bg_kernel, cfg.bg_kernel))
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)  # [h,w,3]
     closed = cv2.medianBlur(closed, 5)
+    # upscaling blurs the background across the edge of a page or board, so desk pixels next to a
+    # bright page get a too-bright background and read as a thin line of ink along the edge; the
+    # darkest background nearby is safe there and changes little on smooth paper
+    closed = cv2.erode(closed, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     return cv2.resize(closed, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 

@@ -22,15 +22,15 @@ def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 @lru_cache(maxsize=100_000)
-def glyph_mask(path: str, size: int, ch: str) -> tuple[np.ndarray, int, int]:
-    """One glyph's coverage (uint8) and its offset from the pen position on the baseline.
+def glyph_mask(path: str, size: int, ch: str) -> tuple[np.ndarray, int, int, float]:
+    """One glyph's coverage (uint8), its offset from the pen position on the baseline, and its advance.
     Cached: rasterising is most of the cost of a crop, and the same glyphs recur endlessly."""
     font = load_font(path, size)
     left, top, right, bottom = font.getbbox(ch, anchor="ls")
     w, h = max(1, right - left), max(1, bottom - top)
     image = Image.new("L", (w, h), 0)
     ImageDraw.Draw(image).text((-left, -top), ch, font=font, fill=255, anchor="ls")
-    return np.asarray(image), left, top
+    return np.asarray(image), left, top, font.getlength(ch)
 
 
 @dataclass
@@ -82,11 +82,10 @@ def render_ink(text: str, font: FontSpec, size: int, rng: np.random.Generator,
                 x += pil_font.getlength(" ") * rng.uniform(0.9, 1.8) + tracking
                 continue
             glyph_size = max(8, int(round(size * (1 + rng.normal(0, jitter_s)) / 4) * 4))
-            glyph_font = load_font(font.path, glyph_size)
             y = baseline + rng.normal(0, jitter_y) + drift * i
-            mask, left, top = glyph_mask(font.path, glyph_size, ch)
+            mask, left, top, advance = glyph_mask(font.path, glyph_size, ch)
             paste_max(coverage, mask, int(round(y)) + top, int(round(x)) + left)
-            x += glyph_font.getlength(ch) + stroke + tracking + rng.normal(0, jitter_x)
+            x += advance + stroke + tracking + rng.normal(0, jitter_x)
         alpha = coverage.astype(np.float32) / 255.0
     if stroke:  # thicker pen; FreeType's stroker is ~5x slower than a dilation
         alpha = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1)))

@@ -34,7 +34,7 @@ class Detector:
     @property
     def version(self) -> str:
         """Identifies the detections this detector produces (stored with readings)."""
-        return "detector-ink-1"
+        return "detector-ink-2"
 
     @classmethod
     def load(cls, weights: Path | None = None, cfg: DetectorConfig | None = None) -> Detector:

@@ -1,16 +1,27 @@
 """Ink map -> word quadrilaterals, as small pure functions.
 
 Steps (all at the ink map's working scale):
-1. `extract_components`: connected ink components (outer contour, pixel area, hole area).
-2. `reference_height`: the typical character height H of the page.
+1. `extract_components`: connected ink components (outer contour, pixel area, hole area, contour
+   length, from which `Components.thickness` gives each one's stroke width).
+2. `reference_height`: the typical character height H of the page (page-scale components such as
+   frames and coloured borders left out); `stroke_width`: the page's pen width.
 3. `classify_components`: drop noise, straight strokes (underlines, arrows, frame sides, ruled
-   lines), hollow frames and circles drawn around words, and solid blobs (magnets, tape, corners).
+   lines), hollow frames and circles drawn around words, empty checkboxes, and solid blobs (magnets,
+   tape, corners).
 4. `dominant_angle`: the page's text direction, where projection profiles of the ink are sharpest.
 5. `group_words`: in the text direction's frame, join components that share a line and are closer
-   than a word gap (relative to their height); small marks above/below (dots, accents) join the
-   component under them; then split each resulting group at gaps that are large for its own line.
-6. `word_quad` / `order_quad`: a rectangle along the text direction around the group's ink, as a
-   [4,2] quad clockwise from top-left.
+   than a word gap (in units of H); small marks above/below (dots, accents) join the component under
+   them unless they already sit beside others on their own line (full stops, commas); then split
+   each resulting group at gaps that are large for its own line.
+6. Filters on the groups: list markers leading a word are stripped (`strip_leading_marks`); groups
+   of thin parallel strokes are desk or paper texture (`is_grain`); a word of one component is
+   dropped when it cannot be one (`is_lone_mark`: specks, dashes, arrows, bullets, holes, magnets;
+   `is_check_mark`; `is_stray_stroke`); lone strokes lined up along one line are pieces of an edge
+   or rule (`line_fragments`). Ground truth and search ignore such marks (no word is punctuation
+   or a symbol only).
+7. `word_quad` / `order_quad`: a rectangle around the group's ink along the direction, within a few
+   degrees of the page's, that hugs it best (`tightest_angle`), as a [4,2] quad clockwise from
+   top-left.
 """
 
 from __future__ import annotations
@@ -34,19 +45,51 @@ class GroupingConfig:
     frame_min_hole: float = 0.35  # ... whose holes cover this share of their area are frames/circles
     blob_min_h: float = 1.6  # solid shapes larger than this many H ...
     blob_min_fill: float = 0.6  # ... filling this share of their rotated rectangle are blobs
-    box_min_hole: float = 0.55  # square outlines whose hole covers this share are empty checkboxes
+    box_min_hole: float = 0.28  # square outlines (see _is_box) whose hole covers this share are empty checkboxes
+    max_char_share: float = 0.25  # components taller than this share of the image are ignored for H
     max_h: float = 8.0  # components taller than this many H (drawings, page edges) are dropped
     v_overlap: float = 0.45  # share of the smaller height that must overlap to be on one line
-    max_height_ratio: float = 2.5  # the gap allowance uses at most this times the smaller height
-    min_word_h: float = 0.35  # lone components smaller than this many H are not words
-    word_gap: float = 0.42  # join gap along the line, in units of the taller component's height
-    line_gap_split: float = 2.2  # split a group where a gap exceeds this times the line's median gap ...
-    min_split_gap: float = 0.3  # ... and at least this many H of the line
+    word_gap: float = 0.45  # join gap along the line, in units of H (or of the pair's smaller height, see gap_hmin)
+    gap_hmin: float = 0.8  # ... the gap unit is max(H, this times the smaller height): large writing keeps wider gaps
+    line_gap_split: float = 3.0  # split a group where a gap exceeds this times the line's median gap ...
+    min_split_gap: float = 0.45  # ... and at least this many H of the line
     dot_max_h: float = 0.45  # marks shorter than this share of the line height may be dots/accents
     dot_max_dist: float = 0.6  # ... within this many line heights above or below
     stray_min_len_h: float = 1.2  # lone strokes at least this many H long ...
     stray_min_elongation: float = 4.0  # ... this elongated ...
-    stray_min_angle: float = 25.0  # ... and this many degrees off the text direction are dropped
+    stray_min_angle: float = 25.0  # ... and this many degrees off the text direction are dropped,
+    stray_upright_deg: float = 15.0  # ... unless within this many degrees of upright and ...
+    stray_upright_min_len_h: float = 1.8  # ... shorter than this many H (I, l, 1)
+    lone_min_h: float = 0.45  # a lone component (a word of one piece) shorter than this many H ...
+    lone_min_len: float = 1.0  # ... and not this many H long is a mark
+    bar_min_elongation: float = 2.0  # a lone component this many times longer than tall ...
+    bar_min_share: float = 0.6  # ... whose columns are one thin stroke on a common centre line for this share
+    #     of its length is a dash, an arrow or a piece of an edge (no letter or digit looks like that)
+    grain_min_parts: int = 3  # a word of at least this many components ...
+    grain_min_elongation: float = 3.0  # ... whose ink is mostly single strokes this elongated ...
+    grain_max_linearity: float = 1.4  # ... (half their contour at most this times their length) ...
+    grain_max_thickness: float = 0.75  # ... and thinner than this share of the page's pen width ...
+    grain_max_thickness_few: float = 0.5  # (... this share for words of fewer components, whose strokes
+    grain_few_min_tilt: float = 25.0  # must also lean this many degrees from upright)
+    grain_min_share: float = 0.6  # ... for this share of its ink is texture (wood grain, fibres, hatching)
+    check_max_len_h: float = 1.6  # a tick (see is_check_mark) is at most this many H wide, has no holes ...
+    check_max_hole: float = 0.05  # ... (at most this share of holes) ...
+    check_max_fill: float = 0.6  # ... covers at most this share of its convex hull ...
+    check_poly_eps: float = 0.08  # ... whose outline simplifies (at this share of its length) to a triangle
+    check_min_arm_ratio: float = 1.5  # ... with one arm this many times longer than the other
+    frag_min_elongation: float = 3.0  # lone strokes this elongated ...
+    frag_min_len_h: float = 0.5  # ... and at least this many H long, across the text direction, ...
+    frag_min_partners: int = 2  # ... lined up with this many others (within frag_max_angle degrees, ...
+    frag_max_angle: float = 4.0
+    frag_max_offset: float = 1.0  # ... frag_max_offset pen widths off the line and frag_max_dist_h H away)
+    frag_max_dist_h: float = 8.0  # are pieces of an edge or ruled line
+    dash_max_h: float = 0.35  # marks flatter than this many H may be a bar from top to bottom (a dash)
+    blob_lone_fill: float = 0.85  # a lone component filling this share of its rotated rectangle ...
+    blob_lone_max_aspect: float = 2.0  # ... and at most this elongated is a dot, hole, magnet or bullet
+    blob_round_fill: float = 0.75  # ... as is one filling this share of its rectangle ...
+    blob_round_solidity: float = 0.95  # ... and this share of its convex hull (a filled disc) ...
+    blob_round_max_h: float = 0.8  # ... at most this many H tall
+    word_angle_dev: float = 10.0  # degrees a word's quad may turn from the page's text direction to hug its ink
     pad: float = 0.0  # padding added around each quad, in units of the word's height
 
 
@@ -58,6 +101,7 @@ class Components:
     area: np.ndarray  # [n] float32 ink pixels
     hole_area: np.ndarray  # [n] float32 area of holes inside the outer contour
     bbox: np.ndarray  # [n,4] float32 x0, y0, x1, y1 (exclusive)
+    perimeter: np.ndarray  # [n] float32 length of the outer contour plus the holes' contours
 
     def __len__(self) -> int:
         return len(self.contours)
@@ -69,7 +113,12 @@ class Components:
             area=self.area[idx],
             hole_area=self.hole_area[idx],
             bbox=self.bbox[idx],
+            perimeter=self.perimeter[idx],
         )
+
+    def thickness(self) -> np.ndarray:
+        """[n] mean stroke width: ink area over half the contour length (a disc gives its radius)."""
+        return 2.0 * self.area / np.maximum(self.perimeter, 1.0)
 
 
 def extract_components(binary: np.ndarray, min_area: int = 6) -> Components:
@@ -77,36 +126,46 @@ def extract_components(binary: np.ndarray, min_area: int = 6) -> Components:
     mask = (binary > 0).astype(np.uint8)  # [H,W]
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
-        return Components([], np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, 4), np.float32))
+        z = np.zeros(0, np.float32)
+        return Components([], z, z, np.zeros((0, 4), np.float32), z)
     hier = hierarchy[0]  # [m,4] next, prev, first_child, parent
     outer = np.flatnonzero(hier[:, 3] < 0)
     areas_all = np.array([cv2.contourArea(c) for c in contours], dtype=np.float32)
+    perim_all = np.array([cv2.arcLength(c, True) for c in contours], dtype=np.float32)
     holes = np.zeros(len(contours), np.float32)
+    hole_perim = np.zeros(len(contours), np.float32)
     inner = np.flatnonzero(hier[:, 3] >= 0)
     np.add.at(holes, hier[inner, 3], areas_all[inner])
-    out_contours, area, hole_area, bbox = [], [], [], []
+    np.add.at(hole_perim, hier[inner, 3], perim_all[inner])
+    out_contours, area, hole_area, bbox, perimeter = [], [], [], [], []
     for i in outer:
         c = contours[i]
         x, y, w, h = cv2.boundingRect(c)
         # filled contour area minus holes approximates the ink pixel count; +perimeter/2 for the
         # pixel-centre contour convention (a 1-px line has contour area 0)
-        ink = areas_all[i] - holes[i] + 0.5 * cv2.arcLength(c, True)
+        ink = areas_all[i] - holes[i] + 0.5 * perim_all[i]
         if ink < min_area:
             continue
         out_contours.append(c.reshape(-1, 2).astype(np.float32))
         area.append(ink)
         hole_area.append(holes[i])
         bbox.append((x, y, x + w, y + h))
+        perimeter.append(perim_all[i] + hole_perim[i])
     return Components(
         contours=out_contours,
         area=np.asarray(area, np.float32),
         hole_area=np.asarray(hole_area, np.float32),
         bbox=np.asarray(bbox, np.float32).reshape(-1, 4),
+        perimeter=np.asarray(perimeter, np.float32),
     )
 
 
-def reference_height(heights: np.ndarray, areas: np.ndarray) -> float:
-    """Typical character height: area-weighted median height of components, ignoring specks."""
+def reference_height(heights: np.ndarray, areas: np.ndarray, max_height: float | None = None) -> float:
+    """Typical character height: area-weighted median height of components, ignoring specks and
+    components taller than `max_height` (page-scale structures: a frame, a coloured border, a page
+    edge; one of them can outweigh all the letters)."""
+    if max_height is not None and (heights <= max_height).any():
+        heights, areas = heights[heights <= max_height], areas[heights <= max_height]
     if len(heights) == 0:
         return 10.0
     big = areas >= np.percentile(areas, 25)
@@ -155,13 +214,17 @@ def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = G
     return keep
 
 
-def _is_box(contour: np.ndarray) -> bool:
-    """True when the contour [N,2] simplifies to a convex quadrilateral with near-square sides."""
+def _is_box(contour: np.ndarray, min_rect_fill: float = 0.84) -> bool:
+    """True when the contour [N,2] simplifies to a convex quadrilateral with near-square sides and
+    sharp corners: it fills at least `min_rect_fill` of its rotated bounding rectangle (round
+    letters such as o, a, d, O, D fill about 0.7-0.8)."""
     c = contour.reshape(-1, 1, 2)
     approx = cv2.approxPolyDP(c, 0.04 * cv2.arcLength(c, True), True)
     if len(approx) != 4 or not cv2.isContourConvex(approx):
         return False
-    (_, _), (rw, rh), _ = cv2.minAreaRect(approx)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+    if cv2.contourArea(c) < min_rect_fill * rw * rh:
+        return False
     return 0.6 <= rw / max(rh, 1e-3) <= 1.66
 
 
@@ -230,8 +293,9 @@ class _UnionFind:
 def _pairs(ext: np.ndarray, h_ref: float, cfg: GroupingConfig) -> tuple[np.ndarray, np.ndarray]:
     """Candidate joins (i, j) between components with extents [n,4] (u0,u1,v0,v1).
 
-    The allowed gap grows with the pair's height, but a tall component (a stray stroke, a page
-    edge) cannot stretch it beyond a few times the smaller one's height.
+    The allowed gap is measured in character heights H (letter and word gaps separate best that
+    way), or in the smaller component's height where both are larger (titles); a tall component
+    (a stray stroke, a page edge) cannot stretch it.
     """
     n = len(ext)
     u0, u1, v0, v1 = ext.T
@@ -241,15 +305,19 @@ def _pairs(ext: np.ndarray, h_ref: float, cfg: GroupingConfig) -> tuple[np.ndarr
         s = slice(start, start + 512)
         ov = np.minimum(v1[s, None], v1[None, :]) - np.maximum(v0[s, None], v0[None, :])  # [b,n]
         hmin = np.minimum(hv[s, None], hv[None, :])
-        hmax = np.maximum(hv[s, None], hv[None, :])
-        hmax = np.minimum(hmax, np.maximum(cfg.max_height_ratio * hmin, 0.5 * h_ref))
         ugap = np.maximum(u0[s, None], u0[None, :]) - np.minimum(u1[s, None], u1[None, :])  # <0: overlap
-        same_line = (ov >= cfg.v_overlap * hmin) & (ugap <= cfg.word_gap * hmax)
-        # dots and accents: a short mark above or below a taller one, overlapping it along u
+        allowed = cfg.word_gap * np.maximum(h_ref, cfg.gap_hmin * hmin)
+        same_line = (ov >= cfg.v_overlap * hmin) & (ugap <= allowed)
+        # dots and accents: a short mark above or below a taller one, overlapping it along u; a mark
+        # already beside others on its own line (a full stop, a comma) stays with them rather than
+        # joining the line below or above
         vgap = -ov
         hu = u1 - u0
         small = (hv[s, None] <= cfg.dot_max_h * hv[None, :]) & (hu[s, None] <= cfg.dot_max_h * hv[None, :])
         dot = small & (ugap < 0) & (vgap <= cfg.dot_max_dist * hv[None, :]) & (vgap > -hmin)
+        beside = same_line.copy()
+        beside[np.arange(beside.shape[0]), np.arange(start, start + beside.shape[0])] = False
+        dot &= ~beside.any(axis=1, keepdims=True)
         ok = same_line | dot
         bi, bj = np.nonzero(ok)
         bi = bi + start
@@ -323,6 +391,22 @@ def word_quad(points: np.ndarray, angle: float, pad: float = 0.0) -> np.ndarray:
     return order_quad(np.stack([x, y], axis=1))
 
 
+def tightest_angle(points: np.ndarray, angle: float, max_dev_deg: float, step_deg: float = 1.0) -> float:
+    """The angle within `max_dev_deg` of `angle` whose rectangle around `points` [N,2] is smallest:
+    words drift from the page's text direction (handwriting, perspective), and a rectangle along
+    their own direction hugs the ink."""
+    if max_dev_deg <= 0 or len(points) < 3:
+        return angle
+    devs = np.radians(np.arange(-max_dev_deg, max_dev_deg + 1e-6, step_deg)) + angle  # [A]
+    ca, sa = np.cos(devs).astype(np.float32), np.sin(devs).astype(np.float32)
+    u = points[:, :1] * ca[None] + points[:, 1:] * sa[None]  # [N,A]
+    v = -points[:, :1] * sa[None] + points[:, 1:] * ca[None]
+    area = (np.ptp(u, axis=0) + 1.0) * (np.ptp(v, axis=0) + 1.0)
+    # prefer the page angle on ties (near-symmetric marks, single letters)
+    area[len(devs) // 2] *= 0.98
+    return float(devs[int(np.argmin(area))])
+
+
 def is_stray_stroke(contour: np.ndarray, angle: float, h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> bool:
     """A lone thin stroke running across the text direction (wood grain, creases, page edges)."""
     (_, _), (rw, rh), rect_deg = cv2.minAreaRect(contour)
@@ -331,7 +415,202 @@ def is_stray_stroke(contour: np.ndarray, angle: float, h_ref: float, cfg: Groupi
         return False
     direction = rect_deg if rw >= rh else rect_deg + 90.0  # degrees of the long side
     diff = abs((direction - math.degrees(angle) + 90.0) % 180.0 - 90.0)
-    return diff > cfg.stray_min_angle
+    if diff <= cfg.stray_min_angle:
+        return False
+    # an upright stroke up to a capital's height may be I, l or 1
+    return diff < 90.0 - cfg.stray_upright_deg or long_side >= cfg.stray_upright_min_len_h * h_ref
+
+
+def stroke_width(comps: Components) -> float:
+    """The page's pen width: area-weighted median of the components' thickness."""
+    if len(comps) == 0:
+        return 1.0
+    t = comps.thickness()
+    order = np.argsort(t)
+    cum = np.cumsum(comps.area[order])
+    return float(max(1.0, t[order][np.searchsorted(cum, cum[-1] / 2)]))
+
+
+def bar_share(contour: np.ndarray, angle: float, max_thick: float, tol: float) -> float:
+    """Share [0,1] of the contour's length along `angle` covered by its longest stretch where the ink
+    is one stroke at most `max_thick` px thick, centred within `tol` px of a common line (1 for a dash
+    or a straight bar, most of an arrow; low for letters, whose columns cross strokes at varying
+    heights or span the letter's height, and for underlined words)."""
+    ca, sa = math.cos(angle), math.sin(angle)
+    u = contour[:, 0] * ca + contour[:, 1] * sa
+    v = -contour[:, 0] * sa + contour[:, 1] * ca
+    u = u - u.min()
+    v = v - v.min()
+    w, h = int(math.ceil(u.max())) + 1, int(math.ceil(v.max())) + 1
+    canvas = np.zeros((h, w), np.uint8)  # [h,w] the filled outer contour in the text frame
+    cv2.fillPoly(canvas, [np.round(np.stack([u, v], 1)).astype(np.int32).reshape(-1, 1, 2)], 1)
+    cols = canvas.any(axis=0)
+    if not cols.any():
+        return 0.0
+    rows = np.arange(h, dtype=np.float32)[:, None]
+    top = np.where(canvas, rows, np.inf).min(axis=0)[cols]  # [c] first ink row per column
+    bottom = np.where(canvas, rows, -np.inf).max(axis=0)[cols]
+    thin = bottom - top + 1 <= max_thick + 1
+    if not thin.any():
+        return 0.0
+    centre = (top + bottom) / 2
+    on_line = thin & (np.abs(centre - np.median(centre[thin])) <= tol)
+    # the longest unbroken stretch: an arrow's shaft or a dash, not an underline on both sides of a word
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on_line.astype(np.int8), [0]])))
+    runs = edges[1::2] - edges[::2]
+    return float(runs.max() / len(on_line)) if len(runs) else 0.0
+
+
+def is_bar_or_blob(comps: Components, i: int, ext: np.ndarray, angle: float, h_ref: float, sw: float,
+                   cfg: GroupingConfig = GroupingConfig(), blobs: bool = True) -> bool:
+    """A horizontal bar (dash, arrow, a piece of a paper or board edge) or a solid blob (bullet,
+    punched hole, magnet): shapes no letter or digit has."""
+    u0, u1, v0, v1 = ext[i]
+    length, height = u1 - u0, v1 - v0
+    # thin: within 2 of the page's pen widths and 1.6 of the mark's own stroke width, and, unless the
+    # mark is as flat as a dash, well under its height (a small word in a broad or smudged pen is a
+    # few pen widths tall, but its columns span its whole height)
+    own = float(comps.thickness()[i])
+    max_thick = min(2.0 * sw, 1.6 * own)
+    if height > cfg.dash_max_h * h_ref:
+        max_thick = min(max_thick, 0.6 * height)
+    if (length >= cfg.bar_min_elongation * height
+            and bar_share(comps.contours[i], angle, max_thick, sw) >= cfg.bar_min_share):
+        return True
+    if not blobs:
+        return False
+    c = comps.contours[i]
+    (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+    if max(rw, rh) > cfg.blob_lone_max_aspect * max(min(rw, rh), 1.0):
+        return False
+    rect = max(rw * rh, 1.0)
+    if comps.area[i] >= cfg.blob_lone_fill * rect:
+        return True  # a filled square or rectangle
+    # a filled disc or oval (fills pi/4 of its rectangle and all of its convex hull), smaller than
+    # capitals: larger ones may be a blurred bold letter
+    return bool(height <= cfg.blob_round_max_h * h_ref
+                and comps.area[i] >= cfg.blob_round_fill * rect
+                and comps.area[i] >= cfg.blob_round_solidity * cv2.contourArea(cv2.convexHull(c.reshape(-1, 1, 2))))
+
+
+def is_lone_mark(comps: Components, i: int, ext: np.ndarray, angle: float, h_ref: float, sw: float,
+                 cfg: GroupingConfig = GroupingConfig()) -> bool:
+    """A component that forms a word on its own but cannot be one: too short for a letter (dots,
+    specks, fragments of faint strokes), or a bar or blob (`is_bar_or_blob`). Ground truth and
+    search ignore such marks."""
+    if ext[i, 3] - ext[i, 2] < cfg.lone_min_h * h_ref and ext[i, 1] - ext[i, 0] < cfg.lone_min_len * h_ref:
+        return True
+    return is_bar_or_blob(comps, i, ext, angle, h_ref, sw, cfg)
+
+
+def is_check_mark(comps: Components, i: int, ext: np.ndarray, angle: float, h_ref: float,
+                  cfg: GroupingConfig = GroupingConfig()) -> bool:
+    """A lone tick (v-shaped stroke open at the top, at most a letter or two wide): its hull is a
+    triangle with one corner at the bottom and arms of unequal length, its ink covers little of the
+    hull and none of the hull's top side. A, L, 7 and 4 have other corners or a closed top; v and V
+    have equal arms."""
+    if ext[i, 1] - ext[i, 0] > cfg.check_max_len_h * h_ref:
+        return False  # a cursive word can have a tick's outline
+    if comps.hole_area[i] > cfg.check_max_hole * (comps.area[i] + comps.hole_area[i]):
+        return False
+    ca, sa = math.cos(angle), math.sin(angle)
+    c = comps.contours[i]
+    uv = np.stack([c[:, 0] * ca + c[:, 1] * sa, -c[:, 0] * sa + c[:, 1] * ca], 1).astype(np.float32)  # [N,2]
+    hull = cv2.convexHull(uv.reshape(-1, 1, 2))
+    hull_area = cv2.contourArea(hull)
+    if hull_area <= 0 or comps.area[i] > cfg.check_max_fill * hull_area:
+        return False
+    tri = cv2.approxPolyDP(hull, cfg.check_poly_eps * cv2.arcLength(hull, True), True).reshape(-1, 2)
+    if len(tri) != 3:
+        return False
+    order = np.argsort(tri[:, 1])  # by v (down)
+    bottom, tops = tri[order[2]], tri[order[:2]]
+    height = float(uv[:, 1].max() - uv[:, 1].min())
+    if bottom[1] - tops[:, 1].max() < 0.3 * height:
+        return False
+    # two arms from the bottom corner and nothing else (a cursive word has many more strokes), one
+    # clearly longer than the other (a v, a word in some languages, is symmetric)
+    arm = np.linalg.norm(tops - bottom[None], axis=1)  # [2]
+    if 0.5 * comps.perimeter[i] > cfg.line_max_linearity * float(arm.sum()):
+        return False
+    if arm.max() < cfg.check_min_arm_ratio * arm.min():
+        return False
+    # the top side of the triangle runs over empty paper (a 7 or a T has a bar there)
+    poly = uv.reshape(-1, 1, 2)
+    samples = [tops[0] + t * (tops[1] - tops[0]) for t in np.linspace(0.2, 0.8, 7)]
+    inked = sum(cv2.pointPolygonTest(poly, (float(x), float(y)), False) >= 0 for x, y in samples)
+    return inked <= 2
+
+
+def line_fragments(lone: list[int], comps: Components, angle: float, h_ref: float, sw: float,
+                   cfg: GroupingConfig = GroupingConfig()) -> set[int]:
+    """Lone strokes across the text direction that line up with at least `frag_min_partners` others:
+    pieces of one straight line broken by the binarizer (a page or board edge, a margin rule)."""
+    cand, centre, direction = [], [], []
+    for i in lone:
+        (cx, cy), (rw, rh), deg = cv2.minAreaRect(comps.contours[i])
+        long_side, short_side = max(rw, rh), min(rw, rh)
+        if long_side < cfg.frag_min_elongation * max(short_side, 1.0) or long_side < cfg.frag_min_len_h * h_ref:
+            continue
+        d = math.radians(deg if rw >= rh else deg + 90.0)
+        off = abs((math.degrees(d - angle) + 90.0) % 180.0 - 90.0)
+        if off < 45.0:
+            continue  # along the text direction: may be a cursive word on a line with others
+        cand.append(i)
+        centre.append((cx, cy))
+        direction.append((math.cos(d), math.sin(d)))
+    if len(cand) <= cfg.frag_min_partners:
+        return set()
+    p = np.asarray(centre, np.float32)  # [k,2]
+    e = np.asarray(direction, np.float32)  # [k,2] unit
+    delta = p[None, :, :] - p[:, None, :]  # [k,k,2] from i to j
+    along = np.abs((delta * e[:, None, :]).sum(-1))
+    across = np.abs(delta[..., 0] * e[:, None, 1] - delta[..., 1] * e[:, None, 0])
+    parallel = np.abs((e[:, None, :] * e[None, :, :]).sum(-1)) >= math.cos(math.radians(cfg.frag_max_angle))
+    ok = parallel & (across <= max(1.5, cfg.frag_max_offset * sw)) & (along <= cfg.frag_max_dist_h * h_ref)
+    np.fill_diagonal(ok, False)
+    return {cand[k] for k in np.flatnonzero(ok.sum(axis=1) >= cfg.frag_min_partners)}
+
+
+def is_grain(members: list[int], comps: Components, angle: float, sw: float,
+             cfg: GroupingConfig = GroupingConfig()) -> bool:
+    """A group made mostly of short single strokes, elongated and thinner than the page's pen: the
+    texture of a wooden desk or of paper fibres, not writing (letters are compact or branched, and
+    as thick as the pen; a cursive word is one long branched component)."""
+    thickness = comps.thickness()[members]
+    area = comps.area[members]
+    # a lone stroke or a pair may be a letter (l, I, 1) in a finer pen than the rest of the page:
+    # there only much thinner strokes that are not upright count
+    few = len(members) < cfg.grain_min_parts
+    max_thickness = cfg.grain_max_thickness_few if few else cfg.grain_max_thickness
+    grain = 0.0
+    for k, i in enumerate(members):
+        if thickness[k] > max_thickness * sw:
+            continue
+        (_, _), (rw, rh), deg = cv2.minAreaRect(comps.contours[i])
+        long_side = max(rw, rh)
+        if long_side < cfg.grain_min_elongation * max(min(rw, rh), 1.0):
+            continue
+        if few:
+            direction = deg if rw >= rh else deg + 90.0
+            off_normal = abs((direction - math.degrees(angle)) % 180.0 - 90.0)
+            if off_normal < cfg.grain_few_min_tilt:
+                continue
+        if 0.5 * comps.perimeter[i] <= cfg.grain_max_linearity * long_side:  # one stroke, no branches
+            grain += area[k]
+    return grain >= cfg.grain_min_share * float(area.sum())
+
+
+def strip_leading_marks(members: list[int], comps: Components, ext: np.ndarray, angle: float, h_ref: float, sw: float,
+                        cfg: GroupingConfig = GroupingConfig()) -> list[int]:
+    """Drop dashes and arrows that start a word (list markers written close to the text); a word's
+    own punctuation at its end, or hyphens inside it, stay. Blobs are kept here: a smudged or bold
+    first letter looks like one."""
+    order = sorted(members, key=lambda k: ext[k, 0])
+    while (len(order) > 1 and ext[order[0], 1] <= ext[order[1], 0]
+           and is_bar_or_blob(comps, order[0], ext, angle, h_ref, sw, cfg, blobs=False)):
+        order = order[1:]
+    return order
 
 
 def ink_to_quads(
@@ -342,7 +621,7 @@ def ink_to_quads(
     if len(comps) == 0:
         return [], 0.0, 0.0
     heights = comps.bbox[:, 3] - comps.bbox[:, 1]
-    h_ref = reference_height(heights, comps.area)
+    h_ref = reference_height(heights, comps.area, cfg.max_char_share * binary.shape[0])
     comps = comps.subset(classify_components(comps, h_ref, cfg))
     if len(comps) == 0:
         return [], 0.0, h_ref
@@ -351,14 +630,25 @@ def ink_to_quads(
         points = points[:: len(points) // 40_000 + 1]
     angle = dominant_angle(points, bin_px=max(1.0, h_ref / 4))
     ext = rotated_extents(comps.contours, angle)
+    sw = stroke_width(comps)
     quads = []
+    words = []
     for members in group_words(ext, cfg, h_ref):
+        members = strip_leading_marks(members, comps, ext, angle, h_ref, sw, cfg)
+        if is_grain(members, comps, angle, sw, cfg):
+            continue
         if len(members) == 1:
-            u0, u1, v0, v1 = ext[members[0]]
-            if max(u1 - u0, v1 - v0) < cfg.min_word_h * h_ref:
-                continue  # a lone dot or speck
-            if is_stray_stroke(comps.contours[members[0]], angle, h_ref, cfg):
+            i = members[0]
+            if is_lone_mark(comps, i, ext, angle, h_ref, sw, cfg) or is_check_mark(comps, i, ext, angle, h_ref, cfg):
                 continue
+            if is_stray_stroke(comps.contours[i], angle, h_ref, cfg):
+                continue
+        words.append(members)
+    fragments = line_fragments([w[0] for w in words if len(w) == 1], comps, angle, h_ref, sw, cfg)
+    for members in words:
+        if len(members) == 1 and members[0] in fragments:
+            continue
         pts = np.concatenate([comps.contours[i] for i in members])
-        quads.append(word_quad(pts, angle, cfg.pad))
+        pts = cv2.convexHull(pts).reshape(-1, 2)  # same extents in every direction, far fewer points
+        quads.append(word_quad(pts, tightest_angle(pts, angle, cfg.word_angle_dev), cfg.pad))
     return quads, angle, h_ref

@@ -41,7 +41,11 @@ DbOption = Annotated[Optional[Path], typer.Option(
     "--db", help="Database folder (SQLite + index). Default: $OCRSEARCH_DB, else the per-user data folder.",
     file_okay=False, show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output (see DESIGN.md §2).")]
-DecoderOption = Annotated[str, typer.Option("--decoder", help="Recognizer decoding: greedy, or beam (adds alternates).")]
+DecoderOption = Annotated[str, typer.Option(
+    "--decoder", envvar="OCRSEARCH_DECODER", help="Recognizer decoding: greedy, or beam (adds alternates).")]
+RecognizerWeightsOption = Annotated[Optional[Path], typer.Option(
+    "--recognizer-weights", envvar="OCRSEARCH_RECOGNIZER_WEIGHTS", dir_okay=False, show_default=False,
+    help="Recognizer checkpoint to use instead of the shipped recognizer/weights/recognizer.pt.")]
 WaitOption = Annotated[float, typer.Option(
     "--wait", min=0, help="Seconds to wait for another process writing to the database before giving up.")]
 
@@ -103,13 +107,14 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
            workers: Annotated[int, typer.Option("--workers", min=1, help="Photos read in parallel processes.")] = 1,
            prune: Annotated[bool, typer.Option("--prune", help="Forget photos under PATH whose files are gone.")] = False,
            decoder: DecoderOption = "greedy",
+           recognizer_weights: RecognizerWeightsOption = None,
            wait: WaitOption = IngestConfig.lock_timeout_s) -> None:
     """Read new and changed photos into the database; unchanged ones are skipped."""
     from ocrsearch.ingest import DatabaseBusy, ingest as run_ingest
 
     _check_decoder(decoder)
     layout = db_layout(db)
-    make_reader = _reader_factory(PipelineConfig(decoder=decoder))
+    make_reader = _reader_factory(PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights))
     progress = None
     if sys.stderr.isatty():
         progress = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), _PhotosPerSecond(),
@@ -228,12 +233,7 @@ def _print_hits(hits) -> None:
 
 
 def _describe_match(match) -> str:
-    text = f"{match.text} ({match.confidence:.2f})"
-    if match.kind == "alternate":
-        return f"{text} read also as {match.via!r}"
-    if match.kind == "fuzzy":
-        return f"{text} ~{match.clause}"
-    return text
+    return match.describe()  # the word, its confidence, and how it matched (search.WordMatch.describe)
 
 
 def _write_hit_images(hits, folder: Path) -> None:
@@ -289,11 +289,12 @@ def show(photo: Annotated[Path, typer.Argument(help="A photo in the database.")]
 
 @app.command()
 def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
-         json_output: JsonOption = False, decoder: DecoderOption = "greedy") -> None:
+         json_output: JsonOption = False, decoder: DecoderOption = "greedy",
+         recognizer_weights: RecognizerWeightsOption = None) -> None:
     """Read the words on photos (boxes in pixels of the upright photo)."""
     _check_decoder(decoder)
     try:
-        reader = build_reader(_reader_factory(PipelineConfig(decoder=decoder)))
+        reader = build_reader(_reader_factory(PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights)))
     except ReaderLoadError as e:
         _fail(str(e))
     failed = 0
@@ -328,7 +329,8 @@ def _print_reading(photo: str, reading) -> None:
 
 @app.command()
 def recognize(crops: Annotated[list[Path], typer.Argument(help="Images of single words (or lines).")],
-              json_output: JsonOption = False, decoder: DecoderOption = "greedy") -> None:
+              json_output: JsonOption = False, decoder: DecoderOption = "greedy",
+              recognizer_weights: RecognizerWeightsOption = None) -> None:
     """Read word images with the recognizer alone."""
     _check_decoder(decoder)
     try:
@@ -337,7 +339,7 @@ def recognize(crops: Annotated[list[Path], typer.Argument(help="Images of single
 
             recognizer = SizeRecognizer()
         else:
-            recognizer = load_recognizer(PipelineConfig(decoder=decoder))
+            recognizer = load_recognizer(PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights))
     except Exception as e:  # noqa: BLE001 - any failure to load the model ends the command the same way
         _fail(f"cannot load the recognizer: {type(e).__name__}: {e}")
     failed = 0

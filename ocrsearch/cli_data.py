@@ -12,11 +12,19 @@ data_app = typer.Typer(help="Synthetic training data: fonts, word crops, page ph
 DEFAULT_FONT_CACHE = Path("cache/fonts")
 
 
-def _fonts(font_dir: Path, held_out: bool = False):
+def _fonts(font_dir: Path, held_out: bool = False, source: str = "all"):
     from data.fonts import load_fonts, split_fonts
 
     train, held = split_fonts(load_fonts(font_dir))
-    return held if held_out else train
+    specs = held if held_out else train
+    if source not in ("all", "debian", "npm"):
+        raise typer.BadParameter(f"--source must be all, debian or npm, not {source!r}")
+    if source != "all":
+        # Debian packages install under /usr/share/fonts; npm families are unpacked into the cache.
+        specs = [s for s in specs if s.path.startswith("/usr/share/fonts") == (source == "debian")]
+    if not specs:
+        raise typer.BadParameter(f"no {source} fonts in {font_dir} (run `ocrsearch data fonts` first)")
+    return specs
 
 
 @data_app.command("fonts")
@@ -43,11 +51,12 @@ def words(
     held_out_fonts: bool = typer.Option(False, help="Render with the families kept out of training (evaluation sets)."),
     packed: bool = typer.Option(False, help="Write a packed training cache (shard_*.npz of 32 px strips) instead of PNGs."),
     workers: int = typer.Option(2, help="Rendering processes (packed mode)."),
+    source: str = typer.Option("all", help="Font source: all, debian (installed packages) or npm (Google families)."),
 ) -> None:
     """Render synthetic handwritten word and phrase crops."""
     from data.words import pack_word_cache, write_word_set
 
-    specs = _fonts(fonts_dir, held_out_fonts)
+    specs = _fonts(fonts_dir, held_out_fonts, source)
     if packed:
         shards = pack_word_cache(out, n, specs, seed=seed, workers=workers)
         typer.echo(f"{n} crops in {len(shards)} shards under {out}")
@@ -72,6 +81,20 @@ def pages(
     specs = _fonts(fonts_dir, held_out_fonts)
     path = write_page_set(out, n, specs, seed=seed, size=(width, height))
     typer.echo(f"{n} pages, ground truth in {path}")
+
+
+@data_app.command("crops")
+def crops(
+    pages: Path = typer.Argument(..., help="A pages.jsonl set (or its folder) with word boxes."),
+    out: Path = typer.Option(..., help="Output folder: words/*.png and labels.tsv."),
+    limit: int = typer.Option(0, help="Only the first N pages (0 = all)."),
+) -> None:
+    """Cut word crops with our own binarizer and detector, labelled from the ground truth ("wild" data)."""
+    from data.wild import cut_wild_crops
+
+    counts = cut_wild_crops(pages, out, limit=limit)
+    typer.echo(f"{counts['kept']} crops from {counts['pages']} pages ({counts['gt_words']} ground-truth words; "
+               f"{counts['dropped']} detections matched no whole word) in {out}/labels.tsv")
 
 
 @data_app.command("split")

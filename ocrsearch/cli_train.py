@@ -30,6 +30,8 @@ def train_recognizer(
     threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
     augment: bool = typer.Option(True),
     rnn: str = typer.Option("lstm", help="lstm or gru (new models only)."),
+    workers: int = typer.Option(0, help="Data-loading processes (0: in the training process)."),
+    device: str = typer.Option("auto", help="auto (a GPU when there is one), cpu or cuda."),
 ) -> None:
     """Train the CRNN recognizer with CTC; resumes from OUT/last.pt if present."""
     from data.readers import open_dataset
@@ -38,7 +40,7 @@ def train_recognizer(
     cfg = TrainConfig(stage=stage, data=data, val_data=val_data, val_fraction=val_fraction, out=str(out),
                       init=str(init) if init else None, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
                       batch_size=batch_size, lr=lr, val_every=val_every, patience=patience, seed=seed,
-                      threads=threads, augment=augment, model={"rnn": rnn})
+                      threads=threads, augment=augment, model={"rnn": rnn}, workers=workers, device=device)
     best = train(cfg, open_dataset, log=lambda s: typer.echo(s))
     typer.echo(f"best weights: {best}")
 

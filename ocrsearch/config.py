@@ -41,24 +41,42 @@ class PipelineConfig:
     limits: PhotoLimits = field(default_factory=PhotoLimits)
 
 
+# Misreadings an OCR makes more often than any other edit (after case folding, so I/l/1 are i/l/1).
+# Each pair applies both ways: "rneeting" is found by "meeting", and "modem" by "modern".
+OCR_CONFUSIONS: tuple[tuple[str, str], ...] = (
+    ("rn", "m"), ("cl", "d"), ("li", "h"), ("0", "o"), ("1", "l"), ("1", "i"), ("l", "i"), ("5", "s"), ("vv", "w"))
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """Query parsing and ranking.
 
     Each query clause scores in its own band: an exact match of the 1-best text scores in
-    [exact_points, exact_points * (1 + tie_break)), a fuzzy match in the fuzzy band, a match of an
-    alternate reading in the alternate band. The bands do not overlap, so exact > fuzzy > alternate
-    holds for every single-clause query whatever BM25 says; BM25 only orders photos inside a band.
+    [exact_points, exact_points * (1 + tie_break)), a match through an OCR confusion (OCR_CONFUSIONS)
+    in the confusion band, any other near spelling in the fuzzy band, a match of an alternate
+    reading in the alternate band. The bands do not overlap, so exact > confusion > fuzzy >
+    alternate holds for every single-clause query whatever BM25 says; BM25 only orders photos
+    inside a band. Phrases score the same way: the exact phrase, the phrase through confusions, the
+    phrase with one misread word.
     """
 
     exact_points: float = 3.0
+    confusion_points: float = 2.5
     fuzzy_points: float = 2.0
     alternate_points: float = 1.0
-    tie_break: float = 0.3  # must stay < exact/fuzzy - 1 so that bands never overlap
+    # < exact/confusion - 1 and < confusion/fuzzy - 1 (both 0.2), so that bands never overlap
+    tie_break: float = 0.19
+    fuzzy: bool = True  # near spellings at the edit distances below
     fuzzy_min_letters_1: int = 5  # words of 5+ letters match at edit distance 1
     fuzzy_min_letters_2: int = 8  # words of 8+ letters match at edit distance 2
     fuzzy_prefix: int = 1  # fuzzy variants must share the first letter: OCR rarely misses it, and it is fast
     max_fuzzy_variants: int = 64
+    confusions: tuple[tuple[str, str], ...] = OCR_CONFUSIONS  # () turns confusion matching off
+    confusion_min_chars: int = 4  # shorter words are too often each other's confusions ("he"/"lie")
+    confusion_2_edits_chars: int = 7  # from this length, two confusions in one word ("rneet1ng")
+    max_confusion_candidates: int = 256  # spellings generated per word before looking them up
+    max_confusion_variants: int = 32  # of those found in the index, the ones with fewest confusions
+    tolerant_phrases: bool = True  # phrases also match through confusions, or with one word misread
     prefix_min_chars: int = 2  # "b*" would expand to a large share of the vocabulary
     max_prefix_expansions: int = 200
     max_query_chars: int = 1000

@@ -5,29 +5,43 @@ User text never reaches Whoosh's query parser. It is cut into clauses here (word
 brackets, wildcards or 10,000 characters of noise can only ever produce fewer clauses, never a
 syntax error.
 
-Ranking (see SearchConfig): each clause scores in a band, exact > fuzzy > alternate reading, and
-the clause scores add up, so photos that match more of the query come first. Inside a band BM25
-breaks ties.
+Ranking (see SearchConfig): each clause scores in a band, exact > OCR confusion > fuzzy >
+alternate reading, and the clause scores add up, so photos that match more of the query come
+first. Inside a band BM25 breaks ties.
+
+Forgiving search. Recognition errors are not random edits: an OCR reads "m" as "rn", "d" as "cl",
+"o" as "0". Each query word is expanded into the spellings those confusions give (both ways, at
+most one or two per word, see `confusion_variants`); the ones present in the index match in the
+confusion band, above arbitrary near spellings, and work for words too short for fuzzy matching
+or whose first letter was misread. A phrase matches, in falling bands: exactly; with any of its
+words read through a confusion; with one word misread anyhow (the other words in order, with room
+for the misread one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 from whoosh import query as wq
-from whoosh.matching import NullMatcher, ReadTooFar, UnionMatcher
+from whoosh.matching import NullMatcher, ReadTooFar, UnionMatcher, WrappingMatcher
 from whoosh.scoring import BM25F, BM25FScorer
+from whoosh.searching import Searcher
 
 from ocrsearch.config import SearchConfig
 from ocrsearch.index import Index, tokenize
 from ocrsearch.words import StoredWord
 
 ClauseKind = Literal["term", "prefix", "phrase"]
-MatchKind = Literal["exact", "fuzzy", "prefix", "phrase", "alternate"]
+# how a word matched: its clause's word exactly, through an OCR confusion, as a near spelling, as a
+# word start, in the phrase (exactly, through confusions, or with one word of the phrase misread),
+# or through one of its alternate readings
+MatchKind = Literal["exact", "confusion", "fuzzy", "prefix", "phrase", "phrase_confusion", "phrase_misread",
+                    "alternate"]
 MAX_FUZZY_TOKEN_CHARS = 40  # no real word is longer; a Levenshtein automaton for a 1000-char token is slow
 MAX_MATCHES_PER_PHOTO = 50
 
@@ -101,6 +115,48 @@ def fuzzy_distance(token: str, config: SearchConfig) -> int:
     if letters >= config.fuzzy_min_letters_1:
         return 1
     return 0
+
+
+@lru_cache(maxsize=8)
+def _confusion_rules(pairs: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """first character -> (what is read, what it may stand for), both ways round for every pair."""
+    rules: dict[str, list[tuple[str, str]]] = {}
+    for a, b in pairs:
+        for src, dst in ((a, b), (b, a)):
+            if (src, dst) not in rules.setdefault(src[0], []):
+                rules[src[0]].append((src, dst))
+    return {first: tuple(pairs_) for first, pairs_ in rules.items()}
+
+
+def confusion_variants(token: str, config: SearchConfig) -> list[str]:
+    """Spellings of `token` that differ from it only by OCR confusions, fewest confusions first.
+
+    One confusion per word, two from `confusion_2_edits_chars` letters; at most
+    `max_confusion_candidates`. Words shorter than `confusion_min_chars` have none.
+    """
+    if not config.confusions or not config.confusion_min_chars <= len(token) <= MAX_FUZZY_TOKEN_CHARS:
+        return []
+    rules = _confusion_rules(tuple(config.confusions))
+    max_edits = 2 if len(token) >= config.confusion_2_edits_chars else 1
+    cap = config.max_confusion_candidates
+    seen = {token}
+    found: list[str] = []
+    frontier = [token]
+    for _ in range(max_edits):
+        next_frontier: list[str] = []
+        for spelling in frontier:
+            for i, ch in enumerate(spelling):
+                for src, dst in rules.get(ch, ()):
+                    if spelling.startswith(src, i):
+                        variant = spelling[:i] + dst + spelling[i + len(src):]
+                        if variant not in seen:
+                            seen.add(variant)
+                            found.append(variant)
+                            next_frontier.append(variant)
+                            if len(found) >= cap:
+                                return found
+        frontier = next_frontier
+    return found
 
 
 class TieredBM25(BM25F):
@@ -215,6 +271,8 @@ class FuzzyLexicon:
         self.reader = reader
         self.config = config
         self._terms_by_prefix: dict[str, list[str]] = {}
+        self._all_terms: set[str] | None = None  # the whole vocabulary, once load_all() ran
+        self._known: dict[str, bool] = {}  # lookups made without it
 
     def _terms(self, prefix: str) -> list[str]:
         terms = self._terms_by_prefix.get(prefix)
@@ -232,6 +290,24 @@ class FuzzyLexicon:
                 term = term.decode("utf-8") if isinstance(term, bytes) else term
                 by_prefix.setdefault(term[:n], set()).add(term)
         self._terms_by_prefix = {prefix: sorted(terms) for prefix, terms in by_prefix.items()}
+        self._all_terms = set().union(*by_prefix.values()) if by_prefix else set()
+
+    def existing(self, terms: Iterable[str]) -> list[str]:
+        """The given tokens that occur in the 1-best text of some photo, in the given order."""
+        if self._all_terms is not None:
+            return [t for t in terms if t in self._all_terms]
+        found = []
+        for term in terms:
+            known = self._known.get(term)
+            if known is None:
+                known = self._known[term] = ("text", term) in self.reader
+            if known:
+                found.append(term)
+        return found
+
+    def confusions(self, token: str) -> list[str]:
+        """Indexed tokens that differ from `token` by OCR confusions only, fewest confusions first."""
+        return self.existing(confusion_variants(token, self.config))[:self.config.max_confusion_variants]
 
     def variants(self, token: str, maxdist: int) -> list[str]:
         """Indexed tokens within `maxdist` edits of `token` (the token itself excluded)."""
@@ -254,29 +330,133 @@ def prefix_expansions(reader, fieldname: str, prefix: str, config: SearchConfig)
     return terms
 
 
-def build_whoosh_query(parsed: ParsedQuery, reader, config: SearchConfig, lexicon: FuzzyLexicon | None = None) -> wq.Query:
-    exact, fuzzy, alternate = config.exact_points, config.fuzzy_points, config.alternate_points
+Bands = Literal["all", "exact", "below_exact", "misread"]
+
+
+def build_whoosh_query(parsed: ParsedQuery, reader, config: SearchConfig, lexicon: FuzzyLexicon | None = None,
+                       searcher: Searcher | None = None, bands: Bands = "all") -> wq.Query:
+    """The Whoosh query of the parsed clauses.
+
+    bands: "all", or for one-clause queries searched a band at a time (PhotoSearcher.search):
+    "exact", everything "below_exact" but a phrase's misread-word band, or that "misread" band
+    alone. With "all", a phrase gets its misread-word band only when neither the phrase nor its
+    confusions match any photo, which takes the searcher to tell (without one: always).
+    """
+    exact, confusion = config.exact_points, config.confusion_points
+    fuzzy, alternate = config.fuzzy_points, config.alternate_points
     lexicon = lexicon or FuzzyLexicon(reader, config)
     subqueries: list[wq.Query] = []
     for clause in parsed.clauses:
         if clause.kind == "term":
             token = clause.tokens[0]
-            options: list[wq.Query] = [wq.Term("text", token, boost=exact), wq.Term("alt", token, boost=alternate)]
-            maxdist = fuzzy_distance(token, config)
-            if maxdist:
-                options += [wq.Term("text", v, boost=fuzzy) for v in lexicon.variants(token, maxdist)]
-            subqueries.append(BestOf(options))
+            options: list[wq.Query] = []
+            if bands in ("all", "exact"):
+                options.append(wq.Term("text", token, boost=exact))
+            if bands in ("all", "below_exact"):
+                options.append(wq.Term("alt", token, boost=alternate))
+                confused = lexicon.confusions(token)
+                options += [wq.Term("text", v, boost=confusion) for v in confused]
+                maxdist = fuzzy_distance(token, config) if config.fuzzy else 0
+                if maxdist:
+                    options += [wq.Term("text", v, boost=fuzzy) for v in lexicon.variants(token, maxdist)
+                                if v not in confused]
+            subqueries.append(_best_of(options))
         elif clause.kind == "prefix":
             prefix = clause.tokens[0]
             options = [wq.Term("text", t, boost=exact) for t in prefix_expansions(reader, "text", prefix, config)]
             options += [wq.Term("alt", t, boost=alternate) for t in prefix_expansions(reader, "alt", prefix, config)]
-            subqueries.append(BestOf(options) if options else wq.NullQuery)
+            subqueries.append(_best_of(options))
         else:
-            # a phrase scores the sum of its words' scores; divide so that it counts as one clause
-            subqueries.append(wq.Phrase("text", list(clause.tokens), boost=exact / len(clause.tokens)))
+            subqueries.append(_phrase_query(clause.tokens, lexicon, config, searcher, bands))
     if len(subqueries) == 1:
         return subqueries[0]
     return wq.Or(subqueries)
+
+
+def _best_of(options: list[wq.Query]) -> wq.Query:
+    if not options:
+        return wq.NullQuery
+    return options[0] if len(options) == 1 else BestOf(options)
+
+
+def _phrase_query(tokens: tuple[str, ...], lexicon: FuzzyLexicon, config: SearchConfig,
+                  searcher: Searcher | None = None, bands: Bands = "all") -> wq.Query:
+    """A phrase in three bands: exact; each word exact or through confusions; one word misread
+    (see build_whoosh_query for which are included).
+
+    A phrase scores the sum of its words' scores, so each word's boost is the band's points divided
+    by the number of words that must match: the phrase counts as one clause.
+    """
+    n = len(tokens)
+    exact = SpanChecked(wq.Phrase("text", list(tokens), boost=config.exact_points / n))
+    if bands == "exact" or not config.tolerant_phrases:
+        return exact if bands in ("all", "exact") else wq.NullQuery
+    confused = [lexicon.confusions(t) for t in tokens]
+
+    def word(i: int, points: float) -> wq.Query:
+        return _best_of([wq.Term("text", t, boost=points) for t in (tokens[i], *confused[i])])
+
+    tiers: list[wq.Query] = [exact] if bands == "all" else []
+    if bands in ("all", "below_exact") and any(confused):
+        tiers.append(_sequence([word(i, config.confusion_points / n) for i in range(n)]))
+    if bands == "below_exact" or (bands == "all" and searcher is not None
+                                  and any(_matches_any(searcher, tier) for tier in tiers)):
+        return _best_of(tiers)
+    if n >= 3:
+        # one word misread anyhow: the others in order, with room for one word where it was
+        points = config.fuzzy_points / (n - 1)
+        for k in range(n):
+            before = [word(i, points) for i in range(k)]
+            after = [word(i, points) for i in range(k + 1, n)]
+            if before and after:
+                tiers.append(_sequence([_sequence(before), _sequence(after)], slop=2))
+            else:
+                tiers.append(_sequence(before or after))
+    else:
+        # two words: the misread one must still be near it (a confusion or a near spelling)
+        points = config.fuzzy_points / n
+        for k in range(n):
+            maxdist = fuzzy_distance(tokens[k], config) if config.fuzzy else 0
+            near = lexicon.variants(tokens[k], maxdist) if maxdist else []
+            loose = list(dict.fromkeys([*confused[k], *near]))
+            if loose:
+                misread = _best_of([wq.Term("text", t, boost=points) for t in loose])
+                tiers.append(_sequence([word(i, points) if i != k else misread for i in range(n)]))
+    return _best_of(tiers)
+
+
+def _matches_any(searcher: Searcher, query: wq.Query) -> bool:
+    """Whether some photo matches (stops at the first one found)."""
+    for leaf, _ in searcher.leaf_searchers():
+        if query.matcher(leaf, leaf.boolean_context()).is_active():
+            return True
+    return False
+
+
+def _sequence(parts: list[wq.Query], slop: int = 1) -> wq.Query:
+    return parts[0] if len(parts) == 1 else SpanChecked(wq.Sequence(parts, slop=slop))
+
+
+class SpanChecked(wq.WrappingQuery):
+    """A phrase or sequence query whose matcher never skips by block quality.
+
+    Whoosh's span matchers (Phrase, Sequence) inherit a skip_to_quality that moves their
+    intersection of words to a better block without checking the positions there, so a photo with
+    the words apart could be reported as a phrase match. Turning quality skipping off for the
+    query costs little: phrases already read the positions of every photo that has all the words.
+    """
+
+    def matcher(self, searcher, context=None):
+        m = self.child.matcher(searcher, context)
+        return _NoQualitySkip(m) if m.is_active() else m
+
+
+class _NoQualitySkip(WrappingMatcher):
+    def _replacement(self, newchild):
+        return self.__class__(newchild)
+
+    def supports_block_quality(self):
+        return False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -296,6 +476,21 @@ class WordMatch:
 
     def to_json(self) -> dict:
         return {"text": self.text, "box": list(self.box), "confidence": round(float(self.confidence), 4)}
+
+    def describe(self) -> str:
+        """The word, its confidence, and why it matched, for people."""
+        text = f"{self.text} ({self.confidence:.2f})"
+        if self.kind == "alternate":
+            return f"{text} read also as {self.via!r}"
+        if self.kind == "confusion":
+            return f"{text} ~{self.clause} (OCR confusion)"
+        if self.kind == "fuzzy":
+            return f"{text} ~{self.clause}"
+        if self.kind in ("phrase_confusion", "phrase_misread") and set(tokenize(self.text)).isdisjoint(
+                tokenize(self.clause)):  # the phrase's words that were read right need no comment
+            how = "OCR confusion" if self.kind == "phrase_confusion" else "misread"
+            return f"{text} ~word of {self.clause} ({how})"
+        return text
 
 
 @dataclass(frozen=True)
@@ -326,8 +521,15 @@ def _close(token: str, candidate: str, maxdist: int, prefix: int) -> bool:
 
 def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: SearchConfig = SearchConfig()) -> list[WordMatch]:
     """The words of one photo that match the query, each with how it matched (best kind per clause)."""
-    word_tokens = [tokenize(w.text) for w in words]
-    alt_tokens = [[(alt, tokenize(alt)) for alt, _ in w.alternates] if w.has_alternates else [] for w in words]
+    word_tokens = [_word_tokens(w.text) for w in words]
+    alt_cache: list[list[tuple[str, tuple[str, ...]]]] = []
+
+    def alt_tokens() -> list[list[tuple[str, tuple[str, ...]]]]:  # decoded only when a clause needs them
+        if not alt_cache:
+            alt_cache.extend([(alt, _word_tokens(alt)) for alt, _ in w.alternates] if w.has_alternates else []
+                             for w in words)
+        return alt_cache
+
     found: dict[int, WordMatch] = {}
 
     def report(i: int, clause: Clause, kind: MatchKind, via: str | None = None) -> None:
@@ -337,8 +539,9 @@ def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: Searc
 
     for clause in parsed.clauses:
         if clause.kind == "phrase":
-            for i in _phrase_word_indices(clause.tokens, word_tokens):
-                report(i, clause, "phrase")
+            indices, kind = _phrase_match(clause.tokens, word_tokens, config)
+            for i in indices:
+                report(i, clause, kind)
             continue
         token = clause.tokens[0]
         if clause.kind == "prefix":
@@ -348,7 +551,11 @@ def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: Searc
         else:
             direct = [i for i, toks in enumerate(word_tokens) if token in toks]
             kind = "exact"
-            maxdist = fuzzy_distance(token, config)
+            if not direct:
+                confused = set(confusion_variants(token, config))
+                direct = [i for i, toks in enumerate(word_tokens) if not confused.isdisjoint(toks)]
+                kind = "confusion"
+            maxdist = fuzzy_distance(token, config) if config.fuzzy else 0
             if not direct and maxdist:
                 direct = [i for i, toks in enumerate(word_tokens)
                           if any(_close(token, t, maxdist, config.fuzzy_prefix) for t in toks)]
@@ -358,21 +565,69 @@ def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: Searc
             for i in direct:
                 report(i, clause, kind)
             continue
-        for i, alts in enumerate(alt_tokens):
+        for i, alts in enumerate(alt_tokens()):
             hit = next((alt for alt, toks in alts if alt_test(toks)), None)
             if hit is not None:
                 report(i, clause, "alternate", hit)
     return [found[i] for i in sorted(found)][:MAX_MATCHES_PER_PHOTO]
 
 
-def _phrase_word_indices(phrase: tuple[str, ...], word_tokens: list[list[str]]) -> list[int]:
+@lru_cache(maxsize=65536)
+def _word_tokens(text: str) -> tuple[str, ...]:
+    """tokenize(), remembered: the top photos of a query share most of their words."""
+    return tuple(tokenize(text))
+
+
+def _phrase_match(phrase: tuple[str, ...], word_tokens: Sequence[Sequence[str]], config: SearchConfig
+                  ) -> tuple[list[int], MatchKind]:
+    """Indices of the words that make up the phrase, and how: the best of the query's three bands."""
     stream = [(token, i) for i, toks in enumerate(word_tokens) for token in toks]
+    exact = [{t} for t in phrase]
+    hits = _runs(stream, exact)
+    if hits or not config.tolerant_phrases:
+        return hits, "phrase"
+    confused = [{t, *confusion_variants(t, config)} for t in phrase]
+    hits = _runs(stream, confused)
+    if hits:
+        return hits, "phrase_confusion"
     n = len(phrase)
-    hits: list[int] = []
+    found: set[int] = set()
+    if n >= 3:
+        for k in range(n):
+            before, after = confused[:k], confused[k + 1:]
+            if before and after:
+                found.update(_runs(stream, before, after))
+            else:
+                found.update(_runs(stream, before or after))
+    else:
+        for k in range(n):
+            token = phrase[k]
+            maxdist = fuzzy_distance(token, config) if config.fuzzy else 0
+            near = [t for t, _ in stream if t not in confused[k]
+                    and maxdist and _close(token, t, maxdist, config.fuzzy_prefix)]
+            loose = (confused[k] - {token}) | set(near)
+            if loose:
+                found.update(_runs(stream, [loose if i == k else confused[i] for i in range(n)]))
+    return sorted(found), "phrase_misread"
+
+
+def _runs(stream: list[tuple[str, int]], first: list[set[str]], then: list[set[str]] | None = None) -> list[int]:
+    """Word indices of the runs of tokens matching `first` (one set of spellings per position),
+    followed, when `then` is given, by a run matching `then` right after it or one token later
+    (the misread word in between is reported too)."""
+    n = len(first)
+    hits: set[int] = set()
     for start in range(len(stream) - n + 1):
-        if all(stream[start + k][0] == phrase[k] for k in range(n)):
-            hits.extend(i for _, i in stream[start:start + n])
-    return sorted(set(hits))
+        if not all(stream[start + k][0] in first[k] for k in range(n)):
+            continue
+        if then is None:
+            hits.update(i for _, i in stream[start:start + n])
+            continue
+        for gap in (0, 1):
+            at = start + n + gap
+            if at + len(then) <= len(stream) and all(stream[at + k][0] in then[k] for k in range(len(then))):
+                hits.update(i for _, i in stream[start:at + len(then)])
+    return sorted(hits)
 
 
 class WordSource(Protocol):
@@ -412,8 +667,28 @@ class PhotoSearcher:
             return SearchResult(parsed, [])
         limit = limit or self.config.default_limit
         searcher = self.index.searcher(self._weighting)
-        whoosh_query = build_whoosh_query(parsed, searcher.reader(), self.config, self._current_lexicon(searcher))
-        ranked = [(hit["path"], hit.score) for hit in searcher.search(whoosh_query, limit=limit)]
+        reader, lexicon = searcher.reader(), self._current_lexicon(searcher)
+
+        def ranked_by(bands: Bands, limit: int = limit, with_searcher: bool = False) -> list[tuple[str, float]]:
+            query = build_whoosh_query(parsed, reader, self.config, lexicon, searcher if with_searcher else None, bands)
+            if query is wq.NullQuery:
+                return []
+            return [(hit["path"], hit.score) for hit in searcher.search(query, limit=limit)]
+
+        if len(parsed.clauses) == 1 and parsed.clauses[0].kind != "prefix":
+            # One clause: its bands never overlap, so the exact band's photos come first, in their
+            # order, whatever else matches. Search it alone first: when it fills the page, the
+            # lower bands and their many variant terms need not be searched at all; else they are
+            # searched without it, and their photos follow (a photo of both keeps its exact score).
+            ranked = ranked_by("exact")
+            if len(ranked) < limit:
+                seen = {path for path, _ in ranked}
+                below = ranked_by("below_exact", limit + len(ranked))
+                if not ranked and not below and parsed.clauses[0].kind == "phrase":
+                    below = ranked_by("misread")
+                ranked += [(path, score) for path, score in below if path not in seen][:limit - len(ranked)]
+        else:
+            ranked = ranked_by("all", with_searcher=True)
         words = self.store.words_by_path([path for path, _ in ranked])
         hits = [SearchHit(path, score, find_matches(parsed, words.get(path, []), self.config)) for path, score in ranked]
         return SearchResult(parsed, hits)

@@ -41,33 +41,35 @@ class BeamConfig:
     n_best: int = 5
     # Alternates are kept while their score is within this margin (natural log) of the best one.
     margin: float = 4.0
-    # Weight of the word-frequency prior (0 = off): ln P(word) from `wordfreq`, case-folded,
-    # added to each beam's score. Words outside the vocabulary (names, codes, numbers) get the
-    # probability of a rare word, so they are not ruled out.
-    prior_weight: float = 0.0
+    # Weight of the word-frequency language model fused into the beam search (0 = off); see
+    # recognizer/lm.py. Words outside the vocabulary (names, codes, numbers) are not ruled out.
+    lm_weight: float = 0.0
+    # Runs of frames that are all but certainly blank (ln P(blank) above this) are merged into one
+    # frame before the beam search: it changes no reading and halves the Python work per crop.
+    blank_merge_logp: float = math.log(0.995)
 
 
-def word_log_prior(text: str) -> float:
-    """Sum over the words of ln P(word), case-folded; rare-word floor for unknown tokens."""
-    from wordfreq import word_frequency
-
-    floor = 1e-7
-    total = 0.0
-    for token in text.split():
-        core = token.strip(".,:;!?()\"'").lower()
-        if not core or not core.isalpha():
-            total += math.log(floor * 10)  # numbers, codes: neutral-ish, neither favoured nor banned
-            continue
-        total += math.log(max(word_frequency(core, "en"), floor))
-    return total
+def compress_blank_runs(frames: np.ndarray, threshold: float) -> np.ndarray:
+    """[T, C] log-probs -> [T', C] with each run of sure-blank frames cut to its first frame."""
+    sure_blank = frames[:, BLANK] > threshold  # [T]
+    keep = ~(sure_blank & np.concatenate([[False], sure_blank[:-1]]))
+    return frames[keep]
 
 
 class BeamDecoder:
     def __init__(self, cfg: BeamConfig | None = None):
-        from pyctcdecode import build_ctcdecoder
+        from pyctcdecode import BeamSearchDecoderCTC, build_ctcdecoder
+        from pyctcdecode.alphabet import Alphabet
 
         self.cfg = cfg or BeamConfig()
-        self.decoder = build_ctcdecoder([""] + list(ALPHABET))
+        labels = [""] + list(ALPHABET)
+        if self.cfg.lm_weight > 0:
+            from recognizer.lm import WordFrequencyLM, WordLMConfig
+
+            lm = WordFrequencyLM(WordLMConfig(weight=self.cfg.lm_weight))
+            self.decoder = BeamSearchDecoderCTC(Alphabet.build_alphabet(labels), lm)
+        else:
+            self.decoder = build_ctcdecoder(labels)
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Reading]:
         """log_probs [T, B, C] -> readings with n-best alternates inside the score margin."""
@@ -75,12 +77,13 @@ class BeamDecoder:
         readings = []
         for b in range(lp.shape[0]):
             frames = lp[b, : int(lengths[b])]
-            beams = self.decoder.decode_beams(frames, beam_width=self.cfg.beam_width)
+            beams = self.decoder.decode_beams(compress_blank_runs(frames, self.cfg.blank_merge_logp),
+                                              beam_width=self.cfg.beam_width)
             scored: dict[str, float] = {}
             for text, _state, _frames, _logit_score, combined in beams:
                 text = text.strip()
                 if text not in scored:
-                    scored[text] = combined + (self.cfg.prior_weight * word_log_prior(text) if self.cfg.prior_weight else 0.0)
+                    scored[text] = combined
             if not scored:
                 readings.append(Reading("", 0.0))
                 continue

@@ -63,6 +63,20 @@ def test_classic_blank_page_has_no_ink() -> None:
     assert (classic_ink(blank) > 0.5).mean() < 0.001
 
 
+def test_classic_page_edge_is_not_ink() -> None:
+    """The border between a bright page and a dark desk is not a line of ink (the background
+    estimate must not bleed across it), while writing on the page still is."""
+    rgb = np.full((1200, 1600, 3), (70, 55, 45), np.uint8)  # desk
+    page = np.array([[300, 150], [1300, 190], [1270, 1100], [270, 1060]], np.int32)
+    cv2.fillPoly(rgb, [page], (232, 232, 228))
+    cv2.putText(rgb, "edge test", (420, 600), cv2.FONT_HERSHEY_SIMPLEX, 3.0, (30, 30, 30), 8)
+    band = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.polylines(band, [page], True, 1, 12)  # +-6 px around the page's border
+    ink = classic_ink(rgb) > 0.5
+    assert ink[band > 0].mean() < 0.01
+    assert ink[520:620, 420:1000].mean() > 0.1
+
+
 def test_ink_map_keeps_aspect_ratio() -> None:
     rgb = np.full((3000, 4000, 3), 220, np.uint8)
     ink = Binarizer().ink_map(rgb)

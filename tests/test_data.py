@@ -261,3 +261,19 @@ def test_write_word_set(fonts, tmp_path):
     ds = LabelsTsvDataset(labels)
     img, text = ds[0]
     assert img.ndim == 3 and text == lines[0].split("\t", 1)[1]
+
+
+def test_wild_labels_match_whole_words_only():
+    from data.wild import label_detection
+
+    words = [{"text": "quarterly", "box": [10, 10, 110, 40], "line": 0},
+             {"text": "budget", "box": [120, 12, 190, 40], "line": 0},
+             {"text": "Q3", "box": [10, 60, 40, 90], "line": 1}]
+    # A loose box around one word reads as that word.
+    assert label_detection(np.array([5, 5, 115, 45.0]), words) == "quarterly"
+    # Two words merged by the detector read as both, in reading order.
+    assert label_detection(np.array([8, 8, 192, 42.0]), words) == "quarterly budget"
+    # Half a word matches nothing: training on it would teach the model to invent letters.
+    assert label_detection(np.array([10, 10, 60, 40.0]), words) is None
+    # A box over empty board matches nothing.
+    assert label_detection(np.array([300, 300, 400, 340.0]), words) is None

@@ -14,12 +14,15 @@ from detector import Detector
 from detector.metrics import DetectionScore, binarization_scores, iou_matrix, line_coverage, match_count
 from detector.postprocess import (
     GroupingConfig,
+    bar_share,
     dominant_angle,
     extract_components,
     group_words,
     ink_to_quads,
     order_quad,
+    reference_height,
     split_at_gaps,
+    tightest_angle,
     word_quad,
 )
 
@@ -157,3 +160,165 @@ def test_binarization_scores() -> None:
     pred[0, 0] = True
     f, psnr = binarization_scores(pred, gt)
     assert f == pytest.approx(100 * 2 * 0.9 * 1 / 1.9) and psnr == pytest.approx(20.0)
+
+
+def paste_word(mask: np.ndarray, word: str, x: int, baseline: int, gap: int, scale: float = 1.4) -> int:
+    """Draw `word` letter by letter with exactly `gap` px of paper between the letters' ink; returns
+    the x just after the last letter's ink."""
+    for ch in word:
+        glyph = np.zeros((100, 100), np.uint8)
+        cv2.putText(glyph, ch, (20, 70), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 3)
+        cols = np.flatnonzero(glyph.any(axis=0))
+        glyph = glyph[:, cols[0] : cols[-1] + 1]
+        mask[baseline - 70 : baseline + 30, x : x + glyph.shape[1]] |= glyph
+        x += glyph.shape[1] + gap
+    return x - gap
+
+
+def test_reference_height_ignores_page_scale_components() -> None:
+    """A coloured border around the page (one huge component) does not become the character height."""
+    m = text_mask(["alpha beta", "gamma delta"], h=400, w=900)
+    cv2.rectangle(m, (5, 5), (894, 394), 255, 14)
+    comps = extract_components(m)
+    heights = comps.bbox[:, 3] - comps.bbox[:, 1]
+    assert reference_height(heights, comps.area) > 300  # the border outweighs the letters
+    assert reference_height(heights, comps.area, 0.25 * m.shape[0]) < 40
+    quads, _, h = ink_to_quads(m)
+    assert h < 40 and len(quads) == 4, boxes(quads)
+
+
+def test_gaps_are_measured_in_character_heights() -> None:
+    """Letters spaced a third of a character height apart stay one word, even short letters whose
+    own height is smaller than the gap allows; a gap of one character height separates words."""
+    m = np.zeros((200, 1200), np.uint8)
+    _, _, h = ink_to_quads(text_mask(["Hello there"], h=200, w=1200))
+    assert 20 < h < 40
+    x = paste_word(m, "Hello", 30, 100, gap=int(0.33 * h))
+    x = paste_word(m, "sun", x + int(1.0 * h), 100, gap=int(0.33 * h))
+    paste_word(m, "there", x + int(1.0 * h), 100, gap=int(0.33 * h))
+    quads, _, h2 = ink_to_quads(m)
+    assert abs(h2 - h) < 5
+    assert len(quads) == 3, boxes(quads)
+
+
+def test_lone_marks_are_not_words() -> None:
+    """Dashes, arrows, filled discs and squares (bullets, punched holes, magnets), ticks and specks
+    on their own are dropped; a one-letter word is kept."""
+    m = text_mask(["one two", "I", "three"], h=420, w=900)
+    cv2.line(m, (500, 60), (560, 60), 255, 4)  # a dash
+    cv2.arrowedLine(m, (500, 140), (600, 140), 255, 3, tipLength=0.25)  # an arrow
+    cv2.circle(m, (700, 60), 10, 255, -1)  # a punched hole
+    cv2.rectangle(m, (680, 120), (712, 152), 255, -1)  # a magnet
+    cv2.polylines(m, [np.array([[760, 125], [772, 148], [795, 110]], np.int32)], False, 255, 4)  # a tick
+    cv2.circle(m, (850, 60), 2, 255, -1)  # a speck
+    quads, _, _ = ink_to_quads(m)
+    bx = sorted(boxes(quads), key=lambda b: (b[1] // 40, b[0]))
+    assert len(bx) == 4, bx  # one, two, I, three
+    assert all(b[2] < 480 for b in bx)
+
+
+def test_tick_is_dropped_but_a_lone_v_stays() -> None:
+    """A tick (one arm much longer) is a mark; a v (a word in Czech or Slovak) is not."""
+    m = text_mask(["words on", "a line"], h=300, w=700)
+    cv2.polylines(m, [np.array([[420, 52], [430, 70], [450, 40]], np.int32)], False, 255, 4)  # tick
+    cv2.putText(m, "v", (420, 150), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+    quads, _, _ = ink_to_quads(m)
+    bx = boxes(quads)
+    assert len(bx) == 5, bx
+    assert not any(b[0] > 400 and b[3] < 100 for b in bx)
+
+
+def test_thick_checkbox_is_dropped_round_letters_stay() -> None:
+    """A hand-drawn checkbox with a broad pen is not a word; o, d, O and D next to it are letters."""
+    m = text_mask(["   do OD"], h=200, w=600)
+    cv2.rectangle(m, (32, 36), (68, 72), 255, 7)
+    quads, _, _ = ink_to_quads(m)
+    bx = sorted(boxes(quads))
+    assert len(bx) == 2, bx
+    assert bx[0][0] > 75  # the box is gone, "do" starts after it
+
+
+def test_leading_dash_and_arrow_leave_the_word_hyphens_stay() -> None:
+    """List markers written close to the first word are not part of it; a hyphen inside a word is."""
+    m = text_mask(["", "kick-out"], h=300, w=700)
+    cv2.line(m, (30, 52), (52, 52), 255, 4)  # a bullet dash right before "item"
+    cv2.putText(m, "item", (62, 70), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+    cv2.arrowedLine(m, (300, 52), (350, 52), 255, 3, tipLength=0.3)
+    cv2.putText(m, "next", (360, 70), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+    quads, _, _ = ink_to_quads(m)
+    bx = sorted(boxes(quads), key=lambda b: (b[1] // 40, b[0]))
+    assert len(bx) == 3, bx
+    assert bx[0][0] >= 58 and bx[1][0] >= 356  # item, next without their markers
+    assert bx[2][2] - bx[2][0] > 150  # kick-out in one piece
+
+
+def test_broken_edge_line_is_not_words() -> None:
+    """A straight line across the text direction broken into short pieces (a page edge, a margin
+    rule) is dropped; a lone digit beside the text stays."""
+    m = text_mask(["words here", "and 4 there"], h=400, w=900)
+    for y in range(20, 380, 40):
+        cv2.line(m, (850, y), (850, y + 24), 255, 3)
+    quads, _, _ = ink_to_quads(m)
+    bx = boxes(quads)
+    assert len(bx) == 5, bx
+    assert all(b[2] < 800 for b in bx)
+
+
+def test_full_stop_does_not_join_the_line_below() -> None:
+    """A full stop at the end of a line sits above the next line's letters, but stays on its line."""
+    m = np.zeros((200, 600), np.uint8)
+    cv2.putText(m, "end.", (30, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+    cv2.putText(m, "sans mano", (40, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+    quads, _, _ = ink_to_quads(m)
+    bx = sorted(boxes(quads), key=lambda b: (b[1] // 30, b[0]))
+    assert len(bx) == 3, bx
+    assert bx[0][3] < bx[1][1] + 10  # "end." above "sans", not merged with it
+
+
+def test_wood_grain_is_not_words() -> None:
+    """Short thin parallel strokes (desk grain), thinner than the pen, form no words."""
+    m = text_mask(["notes on", "a desk", "with grain", "beside it"], h=400, w=1000)
+    rng = np.random.default_rng(0)
+    for y in range(20, 360, 40):
+        for x in range(560, 960, 24):
+            length = int(rng.integers(12, 30))
+            y0 = y + int(rng.integers(0, 10))
+            cv2.line(m, (x, y0), (x + int(0.7 * length), y0 + length), 255, 1)  # 35 degrees off upright
+    quads, _, _ = ink_to_quads(m)
+    bx = boxes(quads)
+    assert len(bx) == 8, bx
+    assert all(b[2] < 560 for b in bx)
+
+
+def test_tightest_angle_follows_a_tilted_word() -> None:
+    """A word tilted 6 degrees from the page's text direction gets a quad along its own direction."""
+    m = np.zeros((300, 600), np.uint8)
+    cv2.putText(m, "tilted", (150, 170), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 3)
+    m = cv2.warpAffine(m, cv2.getRotationMatrix2D((300, 150), -6, 1.0), (600, 300))
+    pts = np.concatenate(extract_components(m > 127).contours)
+    ang = tightest_angle(pts, 0.0, 10.0)
+    assert abs(math.degrees(ang) - 6.0) < 1.6
+    assert tightest_angle(pts, 0.0, 0.0) == 0.0
+
+
+def test_bar_share() -> None:
+    """1 for a dash, most of an arrow, little of a word or of an underlined word."""
+    def contour(draw) -> np.ndarray:
+        m = np.zeros((120, 400), np.uint8)
+        draw(m)
+        comps = extract_components(m)
+        return comps.contours[int(np.argmax(comps.area))]
+
+    dash = contour(lambda m: cv2.line(m, (20, 60), (120, 60), 255, 4))
+    arrow = contour(lambda m: cv2.arrowedLine(m, (20, 60), (220, 60), 255, 4, tipLength=0.15))
+    word = contour(lambda m: cv2.putText(m, "mum", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 4))
+
+    def underlined(m: np.ndarray) -> None:
+        cv2.putText(m, "See", (100, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 4)
+        cv2.line(m, (20, 84), (300, 84), 255, 4)
+
+    under = contour(underlined)
+    assert bar_share(dash, 0.0, 8.0, 4.0) > 0.95
+    assert bar_share(arrow, 0.0, 8.0, 4.0) > 0.7
+    assert bar_share(word, 0.0, 8.0, 4.0) < 0.5
+    assert bar_share(under, 0.0, 8.0, 4.0) < 0.5

@@ -11,8 +11,8 @@ import torch
 from typer.testing import CliRunner
 
 from recognizer import Recognizer
-from recognizer.charset import ALPHABET, NUM_CLASSES, decode_indices, encode, normalise_label
-from recognizer.decode import BeamConfig, BeamDecoder, greedy_decode, word_log_prior
+from recognizer.charset import ALPHABET, BLANK, NUM_CLASSES, decode_indices, encode, normalise_label
+from recognizer.decode import BeamConfig, BeamDecoder, greedy_decode
 from recognizer.model import CRNN, CRNNConfig
 from recognizer.preprocess import HEIGHT, collate_strips, to_gray_strip
 
@@ -95,10 +95,35 @@ def test_beam_returns_alternates_within_margin():
     assert all(conf <= reading.confidence for _, conf in reading.alternates)
 
 
-def test_word_prior_prefers_real_words():
-    """The frequency prior scores a real word above a misreading of it, case-insensitively."""
-    assert word_log_prior("Budget") > word_log_prior("bvdget")
-    assert word_log_prior("budget") == word_log_prior("BUDGET.")
+def test_word_lm_prefers_real_words():
+    """The frequency LM scores a real word above a misreading of it, case- and punctuation-insensitively,
+    and leaves numbers neutral."""
+    from recognizer.lm import WordFrequencyLM
+
+    lm = WordFrequencyLM()
+    assert lm.log_prob("Budget") > lm.log_prob("bvdget")
+    assert lm.log_prob("budget") == lm.log_prob("BUDGET.") == lm.log_prob("(budget:")
+    assert lm.log_prob("18:45") == 0.0
+    assert lm.score_partial_token("budg") == 0.0 and lm.score_partial_token("bvdg") < 0.0
+
+
+def test_beam_with_lm_corrects_a_near_miss():
+    """Frames that slightly prefer 'bvdget' read as 'budget' once the word LM is fused in."""
+    chars = "budget"
+    T, C = 2 * len(chars), len(ALPHABET) + 1
+    lp = torch.full((T, 1, C), -12.0)
+    for t in range(T):
+        lp[t, 0, BLANK] = math.log(0.5) if t % 2 else -12.0
+    for k, ch in enumerate(chars):
+        lp[2 * k, 0, ALPHABET.index(ch) + 1] = math.log(0.9)
+        if ch == "u":  # the network hesitates between u and v, leaning v
+            lp[2 * k, 0, ALPHABET.index("v") + 1] = math.log(0.55)
+            lp[2 * k, 0, ALPHABET.index("u") + 1] = math.log(0.44)
+    lengths = torch.tensor([T])
+    [plain] = BeamDecoder(BeamConfig(beam_width=8)).decode(lp, lengths)
+    [fused] = BeamDecoder(BeamConfig(beam_width=8, lm_weight=0.3)).decode(lp, lengths)
+    assert plain.text == "bvdget"
+    assert fused.text == "budget"
 
 
 def test_preprocess_keeps_aspect_and_pads_with_background():

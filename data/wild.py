@@ -1,0 +1,99 @@
+"""Word crops as the pipeline really cuts them ("wild" data for the recognizer's third stage).
+
+Ground-truth quads give tight, perfectly placed crops; our detector gives looser ones, sometimes
+two words merged, sometimes with an underline or a neighbour's stroke inside. The recognizer reads
+the latter in production, so it should also be trained on them. For each labelled page we run the
+shipped binarizer and detector, cut every detection exactly as `Pipeline.read` does, and label it
+with the ground-truth words it covers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ocrsearch.config import PipelineConfig
+
+
+@dataclass(frozen=True)
+class WildConfig:
+    inside_share: float = 0.6  # a ground-truth word counts as covered when this share of its box is inside
+    min_iou: float = 0.5  # the covered words' union box must overlap the detection at least this much
+    max_words: int = 3  # longer merges are rare and mostly detector failures; skip them
+
+
+def _area(b: np.ndarray) -> float:
+    return float(max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1]))
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> float:
+    return _area(np.array([max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])]))
+
+
+def label_detection(box: np.ndarray, words: list[dict], cfg: WildConfig = WildConfig()) -> str | None:
+    """The text a detection box should read as, or None if it does not match whole words.
+
+    `words` are ground-truth dicts with "text", "box" and optionally "line"; covered words are
+    joined with spaces in reading order (line, then left to right).
+    """
+    covered = []
+    for w in words:
+        wb = np.asarray(w["box"], dtype=np.float64)
+        if _area(wb) > 0 and _intersection(box, wb) >= cfg.inside_share * _area(wb):
+            covered.append(w)
+    if not covered or len(covered) > cfg.max_words:
+        return None
+    boxes = np.array([w["box"] for w in covered], dtype=np.float64)
+    union = np.array([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()])
+    inter = _intersection(box, union)
+    iou = inter / max(_area(box) + _area(union) - inter, 1e-9)
+    if iou < cfg.min_iou:
+        return None
+    covered.sort(key=lambda w: (w.get("line", 0), w["box"][0]))
+    return " ".join(w["text"] for w in covered)
+
+
+def cut_wild_crops(pages_jsonl: Path, out_dir: Path, config: PipelineConfig = PipelineConfig(),
+                   cfg: WildConfig = WildConfig(), limit: int = 0,
+                   progress: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Write out_dir/words/*.png and out_dir/labels.tsv; returns counts of kept and dropped detections."""
+    from binarizer import Binarizer
+    from detector import Detector
+    from ocrsearch.imageio import read_photo
+    from ocrsearch.pipeline import warp_word
+
+    pages_jsonl = Path(pages_jsonl)
+    if pages_jsonl.is_dir():
+        pages_jsonl = pages_jsonl / "pages.jsonl"
+    out_dir = Path(out_dir)
+    (out_dir / "words").mkdir(parents=True, exist_ok=True)
+    binarizer = Binarizer.load(weights=config.binarizer_weights)
+    detector = Detector.load(weights=config.detector_weights)
+    counts = {"pages": 0, "kept": 0, "dropped": 0, "gt_words": 0}
+    pages = [json.loads(line) for line in pages_jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if limit:
+        pages = pages[:limit]
+    with (out_dir / "labels.tsv").open("w", encoding="utf-8") as labels:
+        for p, page in enumerate(pages):
+            rgb = read_photo(pages_jsonl.parent / page["image"], config.limits).rgb
+            ink = binarizer(rgb)
+            for d, detection in enumerate(detector.detect(rgb, ink)):
+                text = label_detection(np.asarray(detection.box, dtype=np.float64), page["words"], cfg)
+                crop = warp_word(rgb, detection.quad, config.crop_margin, config.min_crop_side) if text else None
+                if crop is None:
+                    counts["dropped"] += 1
+                    continue
+                name = f"words/p{p:04d}_d{d:03d}.png"
+                cv2.imwrite(str(out_dir / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+                labels.write(f"{name}\t{text}\n")
+                counts["kept"] += 1
+            counts["pages"] += 1
+            counts["gt_words"] += len(page["words"])
+            if progress:
+                progress(page["image"])
+    return counts
