@@ -36,7 +36,7 @@ def main() -> None:
     from recognizer.evaluate import score
 
     sets = args.sets or ["../shared/data/synth-dev", "../shared/data/stanford1905/dev/lines"]
-    decoders = [("greedy", None), ("beam", BeamConfig())]
+    decoders = [("greedy", None), ("beam", BeamConfig(lm_weight=0.0))]
     decoders += [(f"beam+lm{w}", BeamConfig(lm_weight=float(w))) for w in args.lm_weights.split(",") if w]
     print(f"weights: {args.weights or 'shipped'}")
     print(f"{'set':28s} {'decoder':12s} {'n':>5s} {'CER':>7s} {'acc':>6s} {'acc_nc':>6s} {'oracle':>6s} {'crops/s':>8s}")

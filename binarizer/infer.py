@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import torch
 
 from binarizer.classic import ClassicConfig, classic_ink, resize_max_side
-from binarizer.model import BinarizerModelConfig, BinarizerNet
+
+if TYPE_CHECKING:  # importing smp (and timm, torchvision) costs ~2 s: only when a U-Net is loaded
+    from binarizer.model import BinarizerNet
 
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "binarizer.pt"
 
@@ -123,6 +126,8 @@ def save_model(model: BinarizerNet, path: Path, extra: dict | None = None) -> No
 
 
 def load_model(path: Path) -> BinarizerNet:
+    from binarizer.model import BinarizerModelConfig, BinarizerNet
+
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     cfg = ckpt["config"]
     cfg = BinarizerModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})

@@ -42,7 +42,7 @@ DbOption = Annotated[Optional[Path], typer.Option(
     file_okay=False, show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output (see DESIGN.md §2).")]
 DecoderOption = Annotated[str, typer.Option(
-    "--decoder", envvar="OCRSEARCH_DECODER", help="Recognizer decoding: greedy, or beam (adds alternates).")]
+    "--decoder", envvar="OCRSEARCH_DECODER", help="Recognizer decoding: beam (word LM, alternates for the index) or greedy (faster).")]
 RecognizerWeightsOption = Annotated[Optional[Path], typer.Option(
     "--recognizer-weights", envvar="OCRSEARCH_RECOGNIZER_WEIGHTS", dir_okay=False, show_default=False,
     help="Recognizer checkpoint to use instead of the shipped recognizer/weights/recognizer.pt.")]
@@ -106,7 +106,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
            db: DbOption = None,
            workers: Annotated[int, typer.Option("--workers", min=1, help="Photos read in parallel processes.")] = 1,
            prune: Annotated[bool, typer.Option("--prune", help="Forget photos under PATH whose files are gone.")] = False,
-           decoder: DecoderOption = "greedy",
+           decoder: DecoderOption = "beam",
            recognizer_weights: RecognizerWeightsOption = None,
            wait: WaitOption = IngestConfig.lock_timeout_s) -> None:
     """Read new and changed photos into the database; unchanged ones are skipped."""
@@ -289,7 +289,7 @@ def show(photo: Annotated[Path, typer.Argument(help="A photo in the database.")]
 
 @app.command()
 def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
-         json_output: JsonOption = False, decoder: DecoderOption = "greedy",
+         json_output: JsonOption = False, decoder: DecoderOption = "beam",
          recognizer_weights: RecognizerWeightsOption = None) -> None:
     """Read the words on photos (boxes in pixels of the upright photo)."""
     _check_decoder(decoder)
@@ -329,7 +329,7 @@ def _print_reading(photo: str, reading) -> None:
 
 @app.command()
 def recognize(crops: Annotated[list[Path], typer.Argument(help="Images of single words (or lines).")],
-              json_output: JsonOption = False, decoder: DecoderOption = "greedy",
+              json_output: JsonOption = False, decoder: DecoderOption = "beam",
               recognizer_weights: RecognizerWeightsOption = None) -> None:
     """Read word images with the recognizer alone."""
     _check_decoder(decoder)

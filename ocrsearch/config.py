@@ -35,7 +35,7 @@ class PipelineConfig:
     binarizer_weights: Path | None = None
     detector_weights: Path | None = None
     recognizer_weights: Path | None = None
-    decoder: str = "greedy"  # "greedy" or "beam" (beam gives n-best alternates)
+    decoder: str = "beam"  # or "greedy": beam + word LM reads better and gives alternates for the index
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
     min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words
     limits: PhotoLimits = field(default_factory=PhotoLimits)

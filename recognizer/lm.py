@@ -36,10 +36,12 @@ class WordLMConfig:
 
 @lru_cache(maxsize=4)
 def _vocabulary(size: int) -> tuple[dict[str, float], frozenset[str]]:
-    from wordfreq import top_n_list, word_frequency
+    from wordfreq import get_frequency_dict, top_n_list
 
-    words = [w for w in top_n_list("en", size) if w.isalpha()]
-    freqs = {w: word_frequency(w, "en") for w in words}
+    # One dictionary read (~0.5 s) instead of a word_frequency() call per word (~4 s for 100k).
+    all_freqs = get_frequency_dict("en")
+    words = [w for w in top_n_list("en", size) if w.isalpha() and w in all_freqs]
+    freqs = {w: all_freqs[w] for w in words}
     prefixes = frozenset(w[:k] for w in words for k in range(1, len(w) + 1))
     return freqs, prefixes
 

@@ -88,7 +88,7 @@ def test_beam_returns_alternates_within_margin():
     lp[1, 0, 0] = math.log(0.4)
     lp[2:, 0, 0] = 0.0
     lp = lp.log_softmax(-1)
-    [reading] = BeamDecoder(BeamConfig(beam_width=8, n_best=4, margin=5.0)).decode(lp, torch.tensor([4]))
+    [reading] = BeamDecoder(BeamConfig(beam_width=8, n_best=4, margin=5.0, lm_weight=0.0)).decode(lp, torch.tensor([4]))
     assert reading.text == "cl"
     alternates = [t for t, _ in reading.alternates]
     assert "dl" in alternates or "d" in alternates
@@ -120,7 +120,7 @@ def test_beam_with_lm_corrects_a_near_miss():
             lp[2 * k, 0, ALPHABET.index("v") + 1] = math.log(0.55)
             lp[2 * k, 0, ALPHABET.index("u") + 1] = math.log(0.44)
     lengths = torch.tensor([T])
-    [plain] = BeamDecoder(BeamConfig(beam_width=8)).decode(lp, lengths)
+    [plain] = BeamDecoder(BeamConfig(beam_width=8, lm_weight=0.0)).decode(lp, lengths)
     [fused] = BeamDecoder(BeamConfig(beam_width=8, lm_weight=0.3)).decode(lp, lengths)
     assert plain.text == "bvdget"
     assert fused.text == "budget"
