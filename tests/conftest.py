@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from ocrsearch.config import FAKE_PIPELINE_ENV_VAR, DbLayout
+from ocrsearch.index import Index, IndexDoc
+from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import PageReading, Word
 
 
@@ -49,3 +51,18 @@ def page(*words: str | tuple[str, list[tuple[str, float]]], width: int = 1000, h
         out.append(Word(text=text, confidence=0.9, box=(x0, 0, x0 + 9, 9),
                         quad=[[x0, 0], [x0 + 9, 0], [x0 + 9, 9], [x0, 9]], alternates=list(alternates)))
     return PageReading(width=width, height=height, words=out)
+
+
+@pytest.fixture
+def library(layout: DbLayout):
+    """An open store + index pair; `add(path, reading)` writes a photo to both."""
+    store = Store(layout.sqlite_path).open()
+    index = Index(layout.index_dir).open()
+
+    def add(path: str, reading) -> None:
+        store.put_reading(PhotoInput(path, "hash-" + path, 1, reading))
+        index.put(IndexDoc.from_reading(path, "hash-" + path, reading))
+
+    yield store, index, add
+    index.close()
+    store.close()

@@ -13,21 +13,6 @@ from ocrsearch.search import PhotoSearcher, find_matches, parse_query
 from ocrsearch.store import PhotoInput, Store
 
 
-@pytest.fixture
-def library(layout: DbLayout):
-    """An open store + index pair; `add(path, reading)` writes a photo to both."""
-    store = Store(layout.sqlite_path).open()
-    index = Index(layout.index_dir).open()
-
-    def add(path: str, reading) -> None:
-        store.put_reading(PhotoInput(path, "hash-" + path, 1, reading))
-        index.put(IndexDoc.from_reading(path, "hash-" + path, reading))
-
-    yield store, index, add
-    index.close()
-    store.close()
-
-
 def _ranked(store: Store, index: Index, query: str) -> list[str]:
     return [hit.photo for hit in PhotoSearcher(store, index).search(query, limit=20).hits]
 

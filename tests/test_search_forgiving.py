@@ -5,24 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import page
 
-from ocrsearch.config import DbLayout, SearchConfig
-from ocrsearch.index import Index, IndexDoc
+from ocrsearch.config import SearchConfig
 from ocrsearch.search import PhotoSearcher, confusion_variants, find_matches, parse_query
-from ocrsearch.store import PhotoInput, Store, StoredWord
-
-
-@pytest.fixture
-def library(layout: DbLayout):
-    store = Store(layout.sqlite_path).open()
-    index = Index(layout.index_dir).open()
-
-    def add(path: str, reading) -> None:
-        store.put_reading(PhotoInput(path, "hash-" + path, 1, reading))
-        index.put(IndexDoc.from_reading(path, "hash-" + path, reading))
-
-    yield store, index, add
-    index.close()
-    store.close()
+from ocrsearch.store import StoredWord
 
 
 def _ranked(store, index, query: str, config: SearchConfig = SearchConfig()) -> list[str]:
