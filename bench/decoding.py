@@ -34,7 +34,9 @@ def main() -> None:
     from recognizer.charset import normalise_label
     from recognizer.decode import BeamConfig
     from recognizer.evaluate import score
+    from recognizer.infer import RecognizerConfig
 
+    base = Recognizer.load(args.weights)
     sets = args.sets or ["../shared/data/synth-dev", "../shared/data/stanford1905/dev/lines"]
     decoders = [("greedy", None), ("beam", BeamConfig(lm_weight=0.0))]
     decoders += [(f"beam+lm{w}", BeamConfig(lm_weight=float(w))) for w in args.lm_weights.split(",") if w]
@@ -46,7 +48,9 @@ def main() -> None:
         items = [dataset[i] for i in range(n)]
         crops, truths = [c for c, _ in items], [normalise_label(t) for _, t in items]
         for name, beam in decoders:
-            recognizer = Recognizer.load(args.weights, decoder="greedy" if beam is None else "beam", beam=beam)
+            # one model, decoders swapped: the weights are read from disk once
+            recognizer = Recognizer(base.model, RecognizerConfig(decoder="greedy" if beam is None else "beam", beam=beam),
+                                    base.version)
             recognizer.recognize(crops[:8])  # warm-up (and the LM's vocabulary)
             started = time.perf_counter()
             readings = []

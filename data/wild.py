@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from detector.metrics import iou_matrix
 from ocrsearch.config import PipelineConfig
 
 
@@ -50,9 +51,7 @@ def label_detection(box: np.ndarray, words: list[dict], cfg: WildConfig = WildCo
         return None
     boxes = np.array([w["box"] for w in covered], dtype=np.float64)
     union = np.array([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()])
-    inter = _intersection(box, union)
-    iou = inter / max(_area(box) + _area(union) - inter, 1e-9)
-    if iou < cfg.min_iou:
+    if iou_matrix(box, union)[0, 0] < cfg.min_iou:
         return None
     covered.sort(key=lambda w: (w.get("line", 0), w["box"][0]))
     return " ".join(w["text"] for w in covered)
