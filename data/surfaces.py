@@ -35,10 +35,19 @@ INK_WEIGHTS = np.array([0.30, 0.22, 0.12, 0.09, 0.05, 0.03, 0.06, 0.05, 0.04, 0.
 CHALK_COLOURS = np.array([[0.95, 0.95, 0.92], [0.95, 0.90, 0.50], [0.70, 0.85, 1.0]], dtype=np.float32)
 
 
+SURFACE_NAMES = list(SURFACE_WEIGHTS)
+# Cumulative weights: drawing from them by bisection picks what rng.choice(p=...) would, from the same
+# uniform draw, without its per-call validation of p (most of the cost of a draw).
+SURFACE_CDF = np.cumsum(list(SURFACE_WEIGHTS.values())) / sum(SURFACE_WEIGHTS.values())
+INK_CDF = np.cumsum(INK_WEIGHTS) / INK_WEIGHTS.sum()
+
+
+def weighted_index(rng: np.random.Generator, cdf: np.ndarray) -> int:
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
 def choose_surface(rng: np.random.Generator) -> str:
-    names = list(SURFACE_WEIGHTS)
-    p = np.array(list(SURFACE_WEIGHTS.values()))
-    return names[rng.choice(len(names), p=p / p.sum())]
+    return SURFACE_NAMES[weighted_index(rng, SURFACE_CDF)]
 
 
 def ink_colour(rng: np.random.Generator, surface: str) -> np.ndarray:
@@ -46,7 +55,7 @@ def ink_colour(rng: np.random.Generator, surface: str) -> np.ndarray:
         return CHALK_COLOURS[rng.integers(len(CHALK_COLOURS))] * rng.uniform(0.8, 1.0)
     if surface == "screen":
         return np.full(3, rng.uniform(0.85, 1.0), np.float32)  # light text on a dark slide
-    c = INK_COLOURS[rng.choice(len(INK_COLOURS), p=INK_WEIGHTS / INK_WEIGHTS.sum())]
+    c = INK_COLOURS[weighted_index(rng, INK_CDF)]
     return np.clip(c + rng.normal(0, 0.04, 3), 0, 1).astype(np.float32)
 
 
@@ -73,16 +82,13 @@ def surface(kind: str, h: int, w: int, rng: np.random.Generator, line_pitch: flo
         base = np.array([0.10, 0.15, 0.30], np.float32) * rng.uniform(0.5, 1.5)
     else:  # paper, ruled, squared
         base = np.array([0.97, 0.97, 0.95], np.float32) * rng.uniform(0.82, 1.02) + rng.normal(0, 0.01, 3)
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = np.clip(base, 0, 1)
-    texture = low_freq_noise(h, w, rng, cells=int(rng.integers(2, 8))) * rng.uniform(0.0, 0.04)
-    img += texture[..., None]
+    shading = low_freq_noise(h, w, rng, cells=int(rng.integers(2, 8))) * rng.uniform(0.0, 0.04)  # texture
+    if kind == "whiteboard" and rng.random() < 0.5:  # glossy board: soft sheen bands
+        shading += low_freq_noise(h, w, rng, cells=2) * rng.uniform(0.02, 0.06)
+    img = cv2.add(spread(shading, 3), scalar(np.clip(base, 0, 1)))
     if kind in ("ruled", "squared") or (kind == "flipchart" and rng.random() < 0.3):
         _draw_rules(img, kind, rng, line_pitch)
-    if kind == "whiteboard" and rng.random() < 0.5:
-        # Glossy board: soft sheen bands.
-        img += (low_freq_noise(h, w, rng, cells=2) * rng.uniform(0.02, 0.06))[..., None]
-    return np.clip(img, 0, 1)
+    return np.clip(img, 0, 1, out=img)
 
 
 def _draw_rules(img: np.ndarray, kind: str, rng: np.random.Generator, pitch: float) -> None:
@@ -117,35 +123,54 @@ def marker_alpha(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return alpha * rng.uniform(0.75, 1.0)
 
 
+def spread(plane: np.ndarray, channels: int) -> np.ndarray:
+    """A single-channel map repeated over `channels`, for OpenCV's per-element arithmetic, which
+    does not broadcast (numpy's broadcasting over a trailing axis of 3 is several times slower)."""
+    return cv2.merge([plane] * channels)
+
+
+def scalar(colour: np.ndarray) -> tuple[float, float, float, float]:
+    """An RGB colour as an OpenCV scalar, which OpenCV's arithmetic applies to every pixel."""
+    return float(colour[0]), float(colour[1]), float(colour[2]), 0.0
+
+
 def composite(background: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """Lay ink of `colour` with coverage `alpha` [H, W] onto `background` [H, W, 3]."""
-    a = alpha[..., None]
-    return background * (1 - a) + colour * a
+    coverage = spread(alpha.astype(background.dtype, copy=False), 3)
+    return cv2.add(background, cv2.multiply(cv2.subtract(scalar(colour), background), coverage))
 
 
 def lighting(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
     """Uneven light, shadows and glare, as on a phone photo of a board or a desk."""
     h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    yy /= max(h, 1)
-    xx /= max(w, 1)
+    # Every effect is a function of x + y or of x times y, so all of them are built from a row and
+    # a column; together they scale each pixel and add light to it: img * gain + offset.
+    xx = np.arange(w, dtype=np.float32)[None, :] / max(w, 1)
+    yy = np.arange(h, dtype=np.float32)[:, None] / max(h, 1)
+    gain = np.ones((h, w), np.float32)
     if rng.random() < 0.8:  # gradient of light across the surface
         angle = rng.uniform(0, 2 * np.pi)
         ramp = np.cos(angle) * xx + np.sin(angle) * yy
         ramp = (ramp - ramp.min()) / (np.ptp(ramp) + 1e-6)
-        img = img * (1 - strength * rng.uniform(0.0, 0.45) * ramp)[..., None]
+        gain *= 1 - strength * rng.uniform(0.0, 0.45) * ramp
     if rng.random() < 0.3 * strength:  # a hard-edged shadow (hand, phone, frame) softened by blur
         angle = rng.uniform(0, 2 * np.pi)
         side = np.cos(angle) * (xx - rng.uniform(0.2, 0.8)) + np.sin(angle) * (yy - rng.uniform(0.2, 0.8))
         soft = rng.uniform(0.02, 0.2)
         mask = 1 / (1 + np.exp(-side / soft))
-        img = img * (1 - rng.uniform(0.2, 0.55) * mask)[..., None]
+        gain *= 1 - rng.uniform(0.2, 0.55) * mask
+    offset = None
     if rng.random() < 0.3 * strength:  # glare: a bright spot that washes ink out
         cx, cy = rng.uniform(-0.2, 1.2), rng.uniform(-0.2, 1.2)
         sx, sy = rng.uniform(0.1, 0.6), rng.uniform(0.1, 0.6)
-        g = np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
-        img = img + (rng.uniform(0.2, 0.8) * g)[..., None] * (1.02 - img)
-    return np.clip(img, 0, 1)
+        glare = rng.uniform(0.2, 0.8) * np.exp(-((xx - cx) / sx) ** 2) * np.exp(-((yy - cy) / sy) ** 2)
+        gain *= 1 - glare  # img + glare * (1.02 - img)
+        offset = 1.02 * glare
+    channels = img.shape[2]
+    out = cv2.multiply(img, spread(gain, channels))
+    if offset is not None:
+        out = cv2.add(out, spread(offset, channels))
+    return np.clip(out.reshape(img.shape), 0, 1)  # OpenCV drops a single channel's axis
 
 
 def camera(img: np.ndarray, rng: np.random.Generator, min_height: int = 0) -> np.ndarray:
@@ -168,7 +193,7 @@ def camera(img: np.ndarray, rng: np.random.Generator, min_height: int = 0) -> np
         small = cv2.resize(img, (max(4, int(w * scale)), max(max(4, min_height), int(h * scale))), interpolation=cv2.INTER_AREA)
         img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.6:
-        img = img + rng.normal(0, rng.uniform(0.005, 0.035), img.shape).astype(np.float32)
+        img = img + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0.005, 0.035))
     out = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     if rng.random() < 0.55:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 92))])
@@ -177,12 +202,20 @@ def camera(img: np.ndarray, rng: np.random.Generator, min_height: int = 0) -> np
     return out
 
 
-def elastic(alpha: np.ndarray, rng: np.random.Generator, amplitude: float, cells: int = 3) -> np.ndarray:
-    """Smooth random displacement of ink: wobbly strokes that fonts lack."""
+def elastic(alpha: np.ndarray, rng: np.random.Generator, amplitude: float, spacing: float) -> np.ndarray:
+    """Smooth random displacement of ink: wobbly strokes that fonts lack. The displacement is drawn
+    independently on a grid of nodes `spacing` pixels apart and interpolated bicubically in between,
+    so the wobble has the same scale whatever the size of `alpha`."""
     h, w = alpha.shape
     if amplitude <= 0:
         return alpha
-    dx = low_freq_noise(h, w, rng, cells) * amplitude
-    dy = low_freq_noise(h, w, rng, cells) * amplitude
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(alpha, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    gh, gw = int(h / spacing) + 2, int(w / spacing) + 2
+    nodes = rng.uniform(-amplitude, amplitude, (gh, gw, 2)).astype(np.float32)
+    field = cv2.resize(nodes, (int(gw * spacing), int(gh * spacing)), interpolation=cv2.INTER_CUBIC)
+    # A window of the field, at a random phase to the nodes; each output pixel reads the ink at its
+    # own position plus the shift (one CV_32FC2 map).
+    y0, x0 = rng.integers(0, field.shape[0] - h + 1), rng.integers(0, field.shape[1] - w + 1)
+    shift = field[y0:y0 + h, x0:x0 + w]
+    shift[..., 0] += np.arange(w, dtype=np.float32)
+    shift[..., 1] += np.arange(h, dtype=np.float32)[:, None]
+    return cv2.remap(alpha, shift, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)

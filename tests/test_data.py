@@ -106,7 +106,8 @@ def test_word_poly_is_the_warped_ink_box(fonts):
 
 def test_ghost_text_is_not_ink(fonts, monkeypatch):
     monkeypatch.setattr(PageRenderer, "_doodles", lambda *a, **k: None)
-    cfg = small_cfg(kind_weights={"whiteboard": 1.0}, p_ghost=1.0, max_words=0)
+    # No columns either: their dividing lines are drawings, in the mask even on a page without words.
+    cfg = small_cfg(kind_weights={"whiteboard": 1.0}, p_ghost=1.0, max_words=0, p_columns=0.0)
     rgb, mask, record = PageRenderer(fonts, seed=2, cfg=cfg).render()
     assert record["words"] == [] and record["lines"] == []
     assert not mask.any()
