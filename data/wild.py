@@ -4,7 +4,9 @@ Ground-truth quads give tight, perfectly placed crops; our detector gives looser
 two words merged, sometimes with an underline or a neighbour's stroke inside. The recognizer reads
 the latter in production, so it should also be trained on them. For each labelled page we run the
 shipped binarizer and detector, cut every detection exactly as `Pipeline.read` does, and label it
-with the ground-truth words it covers.
+with the ground-truth words it covers. Sets labelled by lines only (stanford1905) are aligned by
+count: when the detections inside a line are as many as its words, they read as those words in
+order; other lines are skipped.
 """
 
 from __future__ import annotations
@@ -57,6 +59,32 @@ def label_detection(box: np.ndarray, words: list[dict], cfg: WildConfig = WildCo
     return " ".join(w["text"] for w in covered)
 
 
+def label_line_detections(boxes: np.ndarray, lines: list[dict], cfg: WildConfig = WildConfig()) -> dict[int, str]:
+    """Labels for detections (index -> word) on a page whose ground truth has line boxes only.
+
+    A detection belongs to the line holding `inside_share` of its area (the most, if several); a
+    line whose detections, left to right, are exactly as many as its words gives each its word.
+    Lines with characters outside printable ASCII are skipped: the recognizer cannot learn them."""
+    if len(boxes) == 0:
+        return {}
+    members: dict[int, list[int]] = {}
+    for d, box in enumerate(boxes):
+        shares = [_intersection(box, np.asarray(line["box"], dtype=np.float64)) / max(_area(box), 1e-6)
+                  for line in lines]
+        best = int(np.argmax(shares)) if shares else -1
+        if best >= 0 and shares[best] >= cfg.inside_share:
+            members.setdefault(best, []).append(d)
+    labels = {}
+    for li, detections in members.items():
+        text = lines[li]["text"]
+        words = text.split()
+        if not text.isascii() or len(words) != len(detections):
+            continue
+        for d, word in zip(sorted(detections, key=lambda d: boxes[d][0]), words):
+            labels[d] = word
+    return labels
+
+
 def cut_wild_crops(pages_jsonl: Path, out_dir: Path, config: PipelineConfig = PipelineConfig(),
                    cfg: WildConfig = WildConfig(), limit: int = 0,
                    progress: Callable[[str], None] | None = None) -> dict[str, int]:
@@ -81,8 +109,12 @@ def cut_wild_crops(pages_jsonl: Path, out_dir: Path, config: PipelineConfig = Pi
         for p, page in enumerate(pages):
             rgb = read_photo(pages_jsonl.parent / page["image"], config.limits).rgb
             ink = binarizer(rgb)
-            for d, detection in enumerate(detector.detect(rgb, ink)):
-                text = label_detection(np.asarray(detection.box, dtype=np.float64), page["words"], cfg)
+            detections = detector.detect(rgb, ink)
+            by_line = {} if page.get("words") else label_line_detections(
+                np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4), page.get("lines", []), cfg)
+            for d, detection in enumerate(detections):
+                text = label_detection(np.asarray(detection.box, dtype=np.float64), page["words"], cfg) \
+                    if page.get("words") else by_line.get(d)
                 crop = warp_word(rgb, detection.quad, config.crop_margin, config.min_crop_side) if text else None
                 if crop is None:
                     counts["dropped"] += 1
@@ -92,7 +124,7 @@ def cut_wild_crops(pages_jsonl: Path, out_dir: Path, config: PipelineConfig = Pi
                 labels.write(f"{name}\t{text}\n")
                 counts["kept"] += 1
             counts["pages"] += 1
-            counts["gt_words"] += len(page["words"])
+            counts["gt_words"] += len(page["words"]) or sum(len(line["text"].split()) for line in page.get("lines", []))
             if progress:
                 progress(page["image"])
     return counts

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,15 +46,36 @@ def _render_shard(args: tuple[list[FontSpec], int, int, str, int]) -> str:
 
     fonts, n, seed, path, height = args
     renderer = WordRenderer(fonts, seed=seed)
-    strips, labels = [], []
-    for _ in range(n):
-        img, text = renderer.render()
-        strip = to_gray_strip(img, height)
-        strips.append(np.ascontiguousarray(strip.T).reshape(-1))  # column-major: slice by width
-        labels.append(text)
-    widths = np.array([s.size // height for s in strips], dtype=np.int32)
-    np.savez(path, pixels=np.concatenate(strips), widths=widths, labels=np.array(labels), height=height)
+    crops = (renderer.render() for _ in range(n))
+    _write_shard(path, ((to_gray_strip(img, height), text) for img, text in crops), height)
     return path
+
+
+def _write_shard(path: str | Path, strips: Iterable[tuple[np.ndarray, str]], height: int) -> int:
+    """Store gray strips [height, W] column-major, so that one crop is one contiguous slice."""
+    columns, labels = [], []
+    for strip, text in strips:
+        columns.append(np.ascontiguousarray(strip.T).reshape(-1))
+        labels.append(text)
+    widths = np.array([c.size // height for c in columns], dtype=np.int32)
+    np.savez_compressed(path, pixels=np.concatenate(columns), widths=widths, labels=np.array(labels), height=height)
+    return len(labels)
+
+
+def pack_dataset(dataset: Dataset, out_dir: Path, height: int = 32, shard_size: int = 5000) -> int:
+    """Pack any labelled set (labels.tsv, pages.jsonl, IAM...) into shards of recognizer strips, so that
+    training decodes and resizes each crop once, and the set travels small (a GPU machine, say)."""
+    from recognizer.preprocess import to_gray_strip
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for k, start in enumerate(range(0, len(dataset), shard_size)):
+        items = (dataset[i] for i in range(start, min(start + shard_size, len(dataset))))
+        total += _write_shard(out_dir / f"shard_pack_{k:04d}.npz",
+                              ((to_gray_strip(img, height), text) for img, text in items), height)
+    (out_dir / "meta.json").write_text(json.dumps({"height": height, "n": total}))
+    return total
 
 
 def pack_word_cache(out_dir: Path, n: int, fonts: list[FontSpec], seed: int = 0, height: int = 32,

@@ -97,6 +97,19 @@ def crops(
                f"{counts['dropped']} detections matched no whole word) in {out}/labels.tsv")
 
 
+@data_app.command("pack")
+def pack(
+    source: str = typer.Argument(..., help="A labelled set: labels.tsv folder, pages.jsonl, IAM words.txt, MJSynth file."),
+    out: Path = typer.Option(..., help="Output folder of shard_*.npz (32 px gray strips)."),
+) -> None:
+    """Pack a labelled set into recognizer strips: training then decodes each crop once."""
+    from data.readers import open_dataset
+    from data.words import pack_dataset
+
+    n = pack_dataset(open_dataset(source), out)
+    typer.echo(f"{n} crops packed under {out}")
+
+
 @data_app.command("split")
 def split(
     labels: Path = typer.Argument(..., help="labels.tsv (or its folder) of crops named DOCUMENT_lNNN.ext"),

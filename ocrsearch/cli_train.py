@@ -22,6 +22,8 @@ def train_recognizer(
     epochs: int = typer.Option(10),
     max_steps: Optional[int] = typer.Option(None),
     max_minutes: Optional[float] = typer.Option(None, help="Stop (and validate) after this much training time."),
+    session_minutes: Optional[float] = typer.Option(
+        None, help="Stop this run after N minutes, checkpointed, keeping the --max-minutes schedule for a resume."),
     batch_size: int = typer.Option(64),
     lr: float = typer.Option(1e-3),
     val_every: int = typer.Option(500, help="Validate and checkpoint every N steps."),
@@ -39,6 +41,7 @@ def train_recognizer(
 
     cfg = TrainConfig(stage=stage, data=data, val_data=val_data, val_fraction=val_fraction, out=str(out),
                       init=str(init) if init else None, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
+                      session_minutes=session_minutes,
                       batch_size=batch_size, lr=lr, val_every=val_every, patience=patience, seed=seed,
                       threads=threads, augment=augment, model={"rnn": rnn}, workers=workers, device=device)
     best = train(cfg, open_dataset, log=lambda s: typer.echo(s))

@@ -36,7 +36,8 @@ class TrainConfig:
     init: str | None = None  # weights to start from (the previous stage's best.pt)
     epochs: int = 10
     max_steps: int | None = None
-    max_minutes: float | None = None
+    max_minutes: float | None = None  # the whole schedule's length, across resumes
+    session_minutes: float | None = None  # stop this process (checkpointed) after this long; resume later
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -49,6 +50,12 @@ class TrainConfig:
     augment: bool = True
     model: dict = field(default_factory=dict)  # CRNNConfig overrides
     device: str = "auto"  # auto (cuda when available), cpu or cuda
+
+
+def preferred_memory_format(device: torch.device) -> torch.memory_format:
+    """channels_last runs the depthwise convolutions ~1.5x faster on CPU, but ~35x slower on an
+    H100 in float32 (bench/train_step_speed.py: 136 against 4,811 crops/s)."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
 def resolve_device(name: str) -> torch.device:
@@ -119,10 +126,10 @@ def collate(batch: list[tuple[np.ndarray, str]]):
     return images, widths, targets, target_lengths, list(texts)
 
 
-def ctc_loss(model: CRNN, images, widths, targets, target_lengths) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def ctc_loss(model: CRNN, images, widths, targets, target_lengths,
+             memory_format: torch.memory_format = torch.channels_last) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     device = next(model.parameters()).device
-    # channels_last runs the depthwise convolutions ~1.5x faster on CPU.
-    log_probs = model(images.to(device, memory_format=torch.channels_last))  # [T, B, C]
+    log_probs = model(images.to(device, memory_format=memory_format))  # [T, B, C]
     lengths = CRNN.output_lengths(widths).clamp(max=log_probs.shape[0]).to(device)
     targets, target_lengths = targets.to(device), target_lengths.to(device)
     loss = torch.nn.functional.ctc_loss(log_probs, targets, lengths, target_lengths, blank=0,
@@ -135,7 +142,8 @@ def evaluate(model: CRNN, loader: DataLoader) -> dict[str, float]:
     model.eval()
     total_loss, n_batches, edits, chars, correct, n = 0.0, 0, 0, 0, 0, 0
     for images, widths, targets, target_lengths, texts in loader:
-        loss, log_probs, lengths = ctc_loss(model, images, widths, targets, target_lengths)
+        loss, log_probs, lengths = ctc_loss(model, images, widths, targets, target_lengths,
+                                            preferred_memory_format(next(model.parameters()).device))
         total_loss += float(loss)
         n_batches += 1
         for reading, truth in zip(greedy_decode(log_probs, lengths), texts):
@@ -187,7 +195,8 @@ def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callabl
     else:
         model = CRNN(CRNNConfig(**{**CRNNConfig().to_dict(), **cfg.model}))
     device = resolve_device(cfg.device)
-    model = model.to(device, memory_format=torch.channels_last)
+    memory_format = preferred_memory_format(device)
+    model = model.to(device, memory_format=memory_format)
     n_params = sum(p.numel() for p in model.parameters())
     steps_per_epoch = len(train_loader)
     total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
@@ -231,7 +240,7 @@ def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callabl
         for images, widths_b, targets, target_lengths, _texts in train_loader:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate()
-            loss, _, _ = ctc_loss(model, images, widths_b, targets, target_lengths)
+            loss, _, _ = ctc_loss(model, images, widths_b, targets, target_lengths, memory_format)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -240,7 +249,8 @@ def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callabl
             seen += images.shape[0]
             window_loss += float(loss.detach())
             window_n += 1
-            out_of_time = cfg.max_minutes is not None and minutes() > cfg.max_minutes
+            out_of_time = (cfg.max_minutes is not None and minutes() > cfg.max_minutes) or \
+                (cfg.session_minutes is not None and time.time() - started > cfg.session_minutes * 60)
             if step % cfg.val_every == 0 or step >= total_steps or out_of_time:
                 metrics = evaluate(model, val_loader)
                 row = {"step": step, "epoch": round(step / steps_per_epoch, 3), "train_loss": window_loss / window_n,
@@ -288,7 +298,8 @@ def _widths(dataset) -> list[int]:
 
 
 def _save_weights(path: Path, model: CRNN, cfg: TrainConfig, metrics: dict) -> None:
-    torch.save({"model": model.state_dict(), "config": model.cfg.to_dict(), "train": asdict(cfg),
+    weights = {k: v.cpu() for k, v in model.state_dict().items()}  # loadable without a GPU
+    torch.save({"model": weights, "config": model.cfg.to_dict(), "train": asdict(cfg),
                 "metrics": metrics}, path)
 
 

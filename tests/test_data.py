@@ -278,3 +278,19 @@ def test_wild_labels_match_whole_words_only():
     assert label_detection(np.array([10, 10, 60, 40.0]), words) is None
     # A box over empty board matches nothing.
     assert label_detection(np.array([300, 300, 400, 340.0]), words) is None
+
+
+def test_line_only_ground_truth_labels_detections_by_count():
+    """Lines labelled as a whole (stanford1905) give words to detections only when the counts match."""
+    from data.wild import label_line_detections
+
+    lines = [{"text": "Dear Sir", "box": [0, 0, 200, 40]},
+             {"text": "I accept the invitation", "box": [0, 50, 400, 90]},
+             {"text": "ORG\u15c5NIZED", "box": [0, 100, 200, 140]}]
+    boxes = np.array([[110, 5, 190, 38],  # "Sir" (listed before "Dear": order comes from x)
+                      [5, 5, 100, 38],  # "Dear"
+                      [5, 55, 60, 88], [70, 55, 300, 88],  # two detections for four words: skipped
+                      [5, 105, 190, 138],  # non-ASCII line: skipped
+                      [500, 500, 560, 530]], dtype=np.float64)  # outside every line
+    assert label_line_detections(boxes, lines) == {0: "Sir", 1: "Dear"}
+    assert label_line_detections(np.zeros((0, 4)), lines) == {}

@@ -195,3 +195,53 @@ def test_missing_weights_name_the_path(tmp_path):
     """Loading absent weights fails with an error that names the file."""
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         Recognizer.load(tmp_path / "nope.pt")
+
+
+def test_packed_set_holds_the_same_strips_and_labels(tiny_word_set, tmp_path):
+    """`ocrsearch data pack` turns a labels.tsv set into shards that read back as the same strips."""
+    import typer
+
+    from data.readers import open_dataset
+    from ocrsearch.cli_data import data_app
+
+    app = typer.Typer()
+    app.add_typer(data_app, name="data")
+    packed_dir = tmp_path / "packed"
+    result = CliRunner().invoke(app, ["data", "pack", str(tiny_word_set), "--out", str(packed_dir)])
+    assert result.exit_code == 0, result.output
+    assert "32 crops packed" in result.output
+    source, packed = open_dataset(tiny_word_set), open_dataset(packed_dir)
+    assert len(packed) == len(source) == 32
+    for i in (0, 5, 31):
+        image, text = source[i]
+        strip, packed_text = packed[i]
+        assert packed_text == text
+        assert np.array_equal(strip, to_gray_strip(image))
+        assert packed.width(i) == strip.shape[1]
+
+
+def test_session_limit_stops_with_a_checkpoint_that_resumes_the_schedule(tiny_word_set, tmp_path):
+    """--session-minutes ends a run early with last.pt; the next run goes on with the same schedule."""
+    from data.readers import open_dataset
+    from recognizer.train import TrainConfig, train
+
+    out = tmp_path / "run"
+    cfg = TrainConfig(data=[str(tiny_word_set)], val_data=[str(tiny_word_set)], out=str(out), max_steps=50,
+                      batch_size=8, val_every=1000, threads=1, augment=False, session_minutes=1e-6)
+    logs: list[str] = []
+    train(cfg, open_dataset, log=logs.append)
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert state["step"] == 1  # stopped after the first step, validated and checkpointed
+    cfg.session_minutes = None
+    cfg.max_steps = 3
+    train(cfg, open_dataset, log=logs.append)
+    assert any("resumed from" in line and "step 1" in line for line in logs)
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == 3
+
+
+def test_memory_format_follows_the_device():
+    """channels_last helps depthwise convolutions on CPU but is ~35x slower on a GPU in float32."""
+    from recognizer.train import preferred_memory_format
+
+    assert preferred_memory_format(torch.device("cpu")) == torch.channels_last
+    assert preferred_memory_format(torch.device("cuda")) == torch.contiguous_format

@@ -1,0 +1,97 @@
+"""Build .devkit/, what a GPU machine without network needs to train the recognizer.
+
+The lent GPU machines have torch, OpenCV, Pillow, fontTools and typer but nothing from PyPI beyond
+their image, and every call carries at most 64 MiB. So the kit holds:
+- the training fonts, with the large CJK families cut down to the printable-ASCII glyphs we render;
+- a stand-in for `wordfreq` answering the two calls data/text.py makes, from a 50k-word table;
+- wheels for what the image lacks (rapidfuzz, for validation CER);
+- the real and wild training sets, packed as 32 px strips (data/words.py format).
+
+Usage: python scripts/gpu/make_kit.py [--kit .devkit] then see scripts/gpu/train_recognizer.sh."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import string
+from pathlib import Path
+
+from fontTools import subset
+from fontTools.ttLib import TTFont
+
+from data.fonts import load_fonts, split_fonts
+from data.readers import open_dataset
+from data.words import pack_dataset
+
+SHIM = '''"""Stand-in for wordfreq on machines without it: the calls data/text.py makes, from vocab.tsv."""
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def _table():
+    rows = [line.split("\\t") for line in (Path(__file__).parent / "vocab.tsv").read_text().splitlines()]
+    return [w for w, _ in rows], {w: float(z) for w, z in rows}
+
+
+def top_n_list(lang, n, **_):
+    return _table()[0][:n]
+
+
+def zipf_frequency(word, lang, **_):
+    return _table()[1].get(word, 0.0)
+'''
+
+
+def build_fonts(kit: Path) -> None:
+    train, _held = split_fonts(load_fonts(Path("cache/fonts")))  # held-out families never travel
+    out = kit / "fonts"
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = Path("cache/fonts/fonts.tsv").read_text(encoding="utf-8").splitlines()
+    rest_of_row = {line.split("\t", 1)[0]: line.split("\t", 1)[1] for line in manifest}
+    rows = []
+    for spec in train:
+        src = Path(spec.path)
+        dst = out / f"{spec.family}__{src.name}"
+        if src.stat().st_size > 1_000_000:  # CJK families: keep only the glyphs we draw
+            font = TTFont(src, lazy=True)
+            options = subset.Options()
+            options.name_IDs = ["*"]
+            options.drop_tables += ["gasp"]  # malformed in one Debian font; hinting hints only
+            sub = subset.Subsetter(options)
+            sub.populate(text=string.printable)
+            sub.subset(font)
+            font.save(dst)
+        else:
+            shutil.copyfile(src, dst)
+        rows.append(f"{dst}\t{rest_of_row[spec.path]}\n")
+    (out / "fonts.tsv").write_text("".join(rows), encoding="utf-8")
+
+
+def build_shim(kit: Path) -> None:
+    from wordfreq import top_n_list, zipf_frequency
+
+    pkg = kit / "shim" / "wordfreq"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text(SHIM)
+    words = top_n_list("en", 50000)
+    (pkg / "vocab.tsv").write_text("".join(f"{w}\t{zipf_frequency(w, 'en')}\n" for w in words))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kit", type=Path, default=Path(".devkit"))
+    parser.add_argument("--pack", nargs="*", default=[], metavar="SRC=NAME",
+                        help="labelled sets to pack into KIT/data/NAME")
+    args = parser.parse_args()
+    build_fonts(args.kit)
+    build_shim(args.kit)
+    for item in args.pack:
+        src, name = item.split("=")
+        n = pack_dataset(open_dataset(src), args.kit / "data" / name)
+        print(f"packed {n} crops from {src} into {args.kit / 'data' / name}")
+
+
+if __name__ == "__main__":
+    main()

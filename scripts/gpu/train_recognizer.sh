@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Train the recognizer on a lent GPU machine from the kit that scripts/gpu/make_kit.py builds.
+# Each call renders what is missing, resumes RUN/last.pt if the machine still has it (else starts
+# from INIT), trains for SESSION_MIN minutes of a MAX_MIN-minute schedule, and copies the weights
+# to OUT. BUDGET_S bounds the whole call (a lent machine runs one command at most 10 minutes). While it trains, spare cores render the next synthetic set for the following call.
+set -euo pipefail
+KIT=${KIT:-.devkit}
+RUN=${RUN:-runs/gpu-rec}
+SYNTH=${SYNTH:-cache/gpu-synth}
+N=${N:-320000}          # crops per synthetic set
+SEEDS=${SEEDS:-31}      # sets to train on now (rendered first if missing)
+NEXT_SEED=${NEXT_SEED:-}  # set to render in the background for the next call
+INIT=${INIT:-recognizer/weights/recognizer.pt}
+MAX_MIN=${MAX_MIN:-16}
+BUDGET_S=${BUDGET_S:-560}  # this call's wall-clock budget: training gets what rendering leaves
+LOADERS=${LOADERS:-6}
+LR=${LR:-1e-3}
+OUT=${OUT:-runs/gpu-out}
+DEVICE=${DEVICE:-cuda}
+SITE=${SITE:-/tmp/site}  # where the carried wheels install
+
+python3 -c "import rapidfuzz" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$KIT"/whl/*.whl
+export PYTHONPATH=$SITE:$KIT/shim:$PWD PYTHONUNBUFFERED=1
+# The project's full CLI needs SQLAlchemy and Whoosh, which such machines lack; data and train don't.
+cli() {
+  python3 -c 'import sys, typer
+from ocrsearch.cli_data import data_app
+from ocrsearch.cli_train import train_app
+app = typer.Typer()
+app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+app(sys.argv[1:], prog_name="ocrsearch")' "$@"
+}
+render() {  # seed workers
+  cli data words --packed --out "$SYNTH/s$1" --n "$N" --seed "$1" --workers "$2" --fonts "$KIT/fonts"
+  touch "$SYNTH/s$1/complete"
+}
+
+while pgrep -f "data words --packed" >/dev/null; do sleep 5; done  # last call's background set
+data=()
+for seed in $SEEDS; do
+  [ -f "$SYNTH/s$seed/complete" ] || { t=$SECONDS; render "$seed" "$(nproc)"; echo "rendered set $seed: $N crops in $((SECONDS - t)) s"; }
+  data+=(--data "$SYNTH/s$seed")
+done
+if [ -n "$NEXT_SEED" ] && [ ! -f "$SYNTH/s$NEXT_SEED/complete" ]; then
+  mkdir -p "$SYNTH"
+  setsid nohup bash -c "$(declare -f cli render); KIT=$KIT SYNTH=$SYNTH N=$N; render $NEXT_SEED $(( $(nproc) - LOADERS - 1 ))" \
+    > "$SYNTH/render-$NEXT_SEED.log" 2>&1 &
+fi
+SESSION_MIN=$(python3 -c "print(max(0.5, ($BUDGET_S - $SECONDS - 45) / 60))")
+echo "training for $SESSION_MIN minutes of a $MAX_MIN-minute schedule"
+init=()
+[ -f "$RUN/last.pt" ] || init=(--init "$INIT")
+cli train recognizer --stage finetune "${init[@]}" "${data[@]}" \
+  --data "$KIT/data/stanford-train*40" --data "$KIT/data/wild1*3" --data "$KIT/data/wild2*3" \
+  --val-data "$KIT/data/stanford-val" --val-data "$KIT/data/val-trainfonts" \
+  --out "$RUN" --device "$DEVICE" --workers "$LOADERS" --batch-size 256 --lr "$LR" \
+  --max-minutes "$MAX_MIN" --session-minutes "$SESSION_MIN" --val-every 500 --patience 1000 --seed 1
+mkdir -p "$OUT"
+cp "$RUN/best.pt" "$RUN/log.csv" "$OUT/"
+[ -f "$RUN/loss.png" ] && cp "$RUN/loss.png" "$OUT/"
