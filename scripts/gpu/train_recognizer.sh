@@ -2,7 +2,8 @@
 # Train the recognizer on a lent GPU machine from the kit that scripts/gpu/make_kit.py builds.
 # Each call renders what is missing, resumes RUN/last.pt if the machine still has it (else starts
 # from INIT), trains for SESSION_MIN minutes of a MAX_MIN-minute schedule, and copies the weights
-# to OUT. BUDGET_S bounds the whole call (a lent machine runs one command at most 10 minutes). While it trains, spare cores render the next synthetic set for the following call.
+# to OUT. BUDGET_S bounds the whole call (a lent machine runs one command for at most 10 minutes).
+# While it trains, spare cores render the next synthetic set for the following call.
 set -euo pipefail
 KIT=${KIT:-.devkit}
 RUN=${RUN:-runs/gpu-rec}
