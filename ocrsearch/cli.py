@@ -298,8 +298,7 @@ def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
     except ReaderLoadError as e:
         _fail(str(e))
     failed = 0
-    for photo in photos:
-        result = reader.read_file(str(photo))
+    for photo, result in zip(photos, reader.read_files([str(p) for p in photos])):
         if result.reading is None:
             _report_error(str(photo), result.error or "unknown error")
             failed += 1

@@ -38,6 +38,12 @@ class PipelineConfig:
     decoder: str = "beam"  # or "greedy": beam + word LM reads better and gives alternates for the index
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
     min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words
+    # JPEGs are decoded at 1/2, 1/4 or 1/8 scale while their longest side stays at least this (None:
+    # full size): a 12 MP photo decodes six times faster. The binarizer and the detector work at
+    # 1600 px at most; word crops get half the pixels of a 12 MP photo, which leaves word recall
+    # unchanged on 12 MP synthetic pages but costs 1.5-2 points where the text is half as tall
+    # (bench/reduced_decode.py)
+    decode_min_side: int | None = 1600
     limits: PhotoLimits = field(default_factory=PhotoLimits)
 
 
@@ -88,6 +94,9 @@ class SearchConfig:
 class IngestConfig:
     lock_timeout_s: float = 10.0
     workers: int = 1
+    # Index documents are committed together this often (the store is written per photo): searches
+    # running beside an ingest see its photos at most this late
+    index_commit_interval_s: float = 5.0
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,9 @@ class SidecarReader:
         reading = PageReading(width=width, height=height, words=layout_words(entries, width, height))
         return PhotoResult(path=path, sha256=photo.sha256, size=photo.size, reading=reading,
                            model_version=self.model_version, seconds=time.perf_counter() - t0)
+
+    def read_files(self, paths: Sequence[str]) -> Iterator[PhotoResult]:
+        return (self.read_file(path) for path in paths)
 
 
 class SizeRecognizer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,9 @@ class PhotoError(Exception):
 
 @dataclass(frozen=True)
 class LoadedPhoto:
-    rgb: np.ndarray  # [H, W, 3] uint8, EXIF orientation applied
+    rgb: np.ndarray  # [h, w, 3] uint8, EXIF orientation applied; smaller than the photo after a reduced decode
+    width: int  # of the photo as displayed (after EXIF orientation), whatever the scale of `rgb`
+    height: int
     sha256: str  # of the file bytes the pixels were decoded from
     size: int  # file size in bytes
 
@@ -69,11 +72,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_photo(path: str | Path, limits: PhotoLimits = PhotoLimits()) -> LoadedPhoto:
-    """Read a photo file once: the hash and the pixels come from the same bytes."""
+def read_photo(path: str | Path, limits: PhotoLimits = PhotoLimits(), min_side: int | None = None) -> LoadedPhoto:
+    """Read a photo file once: the hash and the pixels come from the same bytes.
+
+    With `min_side`, a JPEG is decoded at the smallest of 1/2, 1/4, 1/8 scale whose longest side is
+    still at least `min_side`: libjpeg then skips most of the inverse DCT, and a 12 MP photo decodes
+    about six times faster. Other formats are decoded at full size. `width` and `height` are those
+    of the full photo either way.
+    """
     data = _read_bytes(Path(path), limits)
-    rgb = decode_photo(data, path, limits)
-    return LoadedPhoto(rgb=rgb, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    rgb, (width, height) = _decode(data, path, limits, min_side)
+    return LoadedPhoto(rgb=rgb, width=width, height=height, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
 def load_rgb(path: str | Path, limits: PhotoLimits = PhotoLimits()) -> np.ndarray:
@@ -101,6 +110,12 @@ def _read_bytes(path: Path, limits: PhotoLimits) -> bytes:
 
 def decode_photo(data: bytes, path: str | Path, limits: PhotoLimits = PhotoLimits()) -> np.ndarray:
     """Decode image bytes to upright RGB uint8; every failure becomes a PhotoError."""
+    return _decode(data, path, limits, None)[0]
+
+
+def _decode(data: bytes, path: str | Path, limits: PhotoLimits,
+            min_side: int | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Upright RGB pixels, and the (width, height) of the full-size photo as displayed."""
     register_heif()
     # Pillow's own bomb check is a process-wide setting; we enforce our limit per call instead and
     # only keep Pillow's hard error (at twice its limit) as a backstop.
@@ -116,8 +131,13 @@ def decode_photo(data: bytes, path: str | Path, limits: PhotoLimits = PhotoLimit
                                            f"(limit {limits.max_pixels / 1e6:.0f} MP)")
                 if width == 0 or height == 0:
                     raise PhotoError(path, "image has no pixels")
+                if min_side is not None and max(width, height) >= 2 * min_side:
+                    # Pillow picks the largest scale whose size is at least the one asked for
+                    factor = max(width, height) / min_side
+                    img.draft(None, (math.ceil(width / factor), math.ceil(height / factor)))
                 img.load()
-                return _to_rgb(_upright(img))
+                upright, swapped = _upright(img)
+                return _to_rgb(upright), ((height, width) if swapped else (width, height))
         except PhotoError:
             raise
         except Image.DecompressionBombError as e:
@@ -134,13 +154,18 @@ def decode_photo(data: bytes, path: str | Path, limits: PhotoLimits = PhotoLimit
 _EXIF_ORIENTATION = 0x0112
 
 
-def _upright(img: Image.Image) -> Image.Image:
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})  # transposed or turned by 90 degrees: width and height swap
+
+
+def _upright(img: Image.Image) -> tuple[Image.Image, bool]:
+    """The image as displayed, and whether that swapped its width and height."""
     try:
-        if img.getexif().get(_EXIF_ORIENTATION, 1) == 1:
-            return img  # already upright: exif_transpose would still copy 36 MB for a 12 MP photo
-        return ImageOps.exif_transpose(img)
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+        if orientation == 1:
+            return img, False  # already upright: exif_transpose would still copy 36 MB for a 12 MP photo
+        return ImageOps.exif_transpose(img), orientation in _SWAPPING_ORIENTATIONS
     except Exception:  # noqa: BLE001 - a malformed EXIF block must not hide readable pixels
-        return img
+        return img, False
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:

@@ -93,9 +93,10 @@ class IndexDoc:
                    [alt for w in reading.words for alt, _ in w.alternates])
 
     def fields(self) -> dict[str, Any]:
-        text_tokens = [t for word in self.words for t in tokenize(word)]
-        alt_tokens = [t for word in self.alternates for t in tokenize(word)]
-        return {"path": self.path, "content_hash": self.content_hash, "text": text_tokens, "alt": alt_tokens}
+        # One pass over the words joined by spaces gives the same tokens as one pass per word (a
+        # token never spans a space) at a fraction of the calls
+        return {"path": self.path, "content_hash": self.content_hash,
+                "text": tokenize(" ".join(self.words)), "alt": tokenize(" ".join(self.alternates))}
 
 
 class IndexWriteBatch:

@@ -1,9 +1,10 @@
 """Ingest: photo files -> store -> index, incremental, resumable and safe against a second process.
 
 Order of writes for each photo: the store commits the photo and its words in one transaction, then
-the index document is replaced. A crash between the two leaves the store ahead of the index; the
-next ingest starts by reconciling the index with the store, so every photo ends up indexed exactly
-once. One writer at a time: DIR/ingest.lock is held for the whole run.
+the index document is replaced (index commits are grouped, a few seconds apart). A crash between
+the two leaves the store ahead of the index; the next ingest starts by reconciling the index with
+the store, so every photo ends up indexed exactly once. One writer at a time: DIR/ingest.lock is
+held for the whole run.
 """
 
 from __future__ import annotations
@@ -115,35 +116,69 @@ def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFac
         states = store.states()
         todo: list[str] = []
         for path in files:
+            stored_hash, status = states.get(path, (None, None))
+            if status != PHOTO_STATUS_INDEXED:
+                todo.append(path)  # new or failed before: hashed once, by the reader, from the bytes it decodes
+                continue
             try:
                 digest = file_sha256(Path(path))
             except OSError as e:
                 report.failed.append((path, f"cannot read file: {e.strerror or e}"))
                 continue
-            if states.get(path) == (digest, PHOTO_STATUS_INDEXED):
+            if digest == stored_hash:
                 report.unchanged.append(path)
             else:
                 todo.append(path)
 
         if on_start is not None:
             on_start(len(todo))
-        for result in read_photo_files(todo, make_reader, config.workers):
-            if result.reading is not None and result.sha256 is not None:
-                store.put_reading(PhotoInput(result.path, result.sha256, result.size or 0, result.reading,
-                                             result.model_version))
-                index.put(IndexDoc.from_reading(result.path, result.sha256, result.reading))
-                report.indexed.append(result.path)
-            else:
-                reason = result.error or "unknown error"
-                store.put_failure(result.path, result.sha256, result.size, reason)
-                report.failed.append((result.path, reason))
-            if on_photo is not None:
-                on_photo(result)
+        pending = _PendingIndexDocs(index, config.index_commit_interval_s)
+        try:
+            for result in read_photo_files(todo, make_reader, config.workers):
+                if result.reading is not None and result.sha256 is not None:
+                    store.put_reading(PhotoInput(result.path, result.sha256, result.size or 0, result.reading,
+                                                 result.model_version))
+                    pending.add(IndexDoc.from_reading(result.path, result.sha256, result.reading))
+                    report.indexed.append(result.path)
+                else:
+                    reason = result.error or "unknown error"
+                    store.put_failure(result.path, result.sha256, result.size, reason)
+                    report.failed.append((result.path, reason))
+                if on_photo is not None:
+                    on_photo(result)
+        finally:
+            pending.commit()
 
         if prune:
             report.pruned = _prune(store, index, paths)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _PendingIndexDocs:
+    """Index documents of stored photos, committed to the index together every `interval_s`.
+
+    A Whoosh commit costs tens of milliseconds and more as the index grows, so one per photo would
+    cost more than everything else outside the models. The store is written first, photo by photo:
+    documents still pending when the process dies are added by the next ingest's reconcile.
+    """
+
+    def __init__(self, index: Index, interval_s: float):
+        self.index = index
+        self.interval_s = interval_s
+        self.docs: list[IndexDoc] = []
+        self.last_commit = time.monotonic()
+
+    def add(self, doc: IndexDoc) -> None:
+        self.docs.append(doc)
+        if time.monotonic() - self.last_commit >= self.interval_s:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.docs:
+            self.index.add_many(self.docs)
+            self.docs = []
+        self.last_commit = time.monotonic()
 
 
 def _prune(store: Store, index: Index, paths: Sequence[str | Path]) -> list[str]:

@@ -14,6 +14,7 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,7 +22,7 @@ import cv2
 import numpy as np
 
 from ocrsearch.config import PhotoLimits, PipelineConfig
-from ocrsearch.imageio import PhotoError, read_photo
+from ocrsearch.imageio import LoadedPhoto, PhotoError, read_photo
 from ocrsearch.types import Detection, PageReading, Reading, Word
 
 
@@ -85,10 +86,16 @@ class Pipeline:
         return "+".join(str(getattr(stage, "version", type(stage).__name__))
                         for stage in (self.binarizer, self.detector, self.recognizer))
 
-    def read(self, rgb: np.ndarray) -> PageReading:
+    def read(self, rgb: np.ndarray, photo_size: tuple[int, int] | None = None) -> PageReading:
+        """Words on a photo, in pixels of the photo.
+
+        `rgb` may be the photo decoded at reduced scale (`read_photo`'s `min_side`); `photo_size` is
+        then the (width, height) of the full photo, and words are reported in its pixels.
+        """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an H x W x 3 uint8 photo, got {rgb.shape} {rgb.dtype}")
         height, width = rgb.shape[:2]
+        photo_width, photo_height = photo_size or (width, height)
         times = self.times
 
         t0 = time.perf_counter()
@@ -115,7 +122,11 @@ class Pipeline:
         times.recognize_s += t4 - t3
         times.photos += 1
         times.crops += len(crops)
-        return PageReading(width=width, height=height, words=words_from(kept, readings, width, height))
+        if (photo_width, photo_height) != (width, height):
+            to_photo = np.array([photo_width / width, photo_height / height], dtype=np.float32)
+            kept = [Detection(quad=d.quad * to_photo, score=d.score) for d in kept]
+        return PageReading(width=photo_width, height=photo_height,
+                           words=words_from(kept, readings, photo_width, photo_height))
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
         return self.recognizer.recognize(crops) if crops else []
@@ -189,6 +200,10 @@ class PhotoFileReader(Protocol):
 
     def read_file(self, path: str) -> PhotoResult: ...
 
+    def read_files(self, paths: Sequence[str]) -> Iterator[PhotoResult]:
+        """Results in the order of `paths`; a reader may work ahead on the next photos."""
+        ...
+
 
 ReaderFactory = Callable[[], PhotoFileReader]
 
@@ -221,12 +236,34 @@ class PipelineReader:
 
     def read_file(self, path: str) -> PhotoResult:
         t0 = time.perf_counter()
+        return self._read_loaded(path, self._load(path), t0)
+
+    def read_files(self, paths: Sequence[str]) -> Iterator[PhotoResult]:
+        """Read photos in order, decoding the next one in a thread while the models read this one.
+
+        JPEG decoding, OpenCV and torch release the GIL, so the decode runs on a core the models
+        leave idle (beam search, for one, is single-threaded Python).
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-loader") as loader:
+            loading = loader.submit(self._load, paths[0]) if paths else None
+            for i, path in enumerate(paths):
+                t0 = time.perf_counter()
+                photo = loading.result()
+                loading = loader.submit(self._load, paths[i + 1]) if i + 1 < len(paths) else None
+                yield self._read_loaded(path, photo, t0)
+
+    def _load(self, path: str) -> LoadedPhoto | PhotoError:
         try:
-            photo = read_photo(path, self.limits)
+            return read_photo(path, self.limits, self.pipeline.config.decode_min_side)
         except PhotoError as e:
-            return PhotoResult(path=path, error=e.reason, seconds=time.perf_counter() - t0)
+            return e
+
+    def _read_loaded(self, path: str, photo: LoadedPhoto | PhotoError, t0: float) -> PhotoResult:
+        """`seconds` runs from `t0`: waiting for the pixels (if they were not ready) and reading them."""
+        if isinstance(photo, PhotoError):
+            return PhotoResult(path=path, error=photo.reason, seconds=time.perf_counter() - t0)
         try:
-            reading = self.pipeline.read(photo.rgb)
+            reading = self.pipeline.read(photo.rgb, (photo.width, photo.height))
         except Exception as e:  # noqa: BLE001 - one photo that breaks a model must not stop the others
             return PhotoResult(path=path, sha256=photo.sha256, size=photo.size,
                                error=f"reading failed: {type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
@@ -242,9 +279,7 @@ def read_photo_files(paths: Sequence[str], make_reader: ReaderFactory, workers: 
     if not paths:
         return
     if workers <= 1 or len(paths) == 1:
-        reader = build_reader(make_reader)
-        for path in paths:
-            yield reader.read_file(path)
+        yield from build_reader(make_reader).read_files(paths)
         return
     # spawn, not fork: forking a process that has started torch's thread pools can deadlock
     context = multiprocessing.get_context("spawn")

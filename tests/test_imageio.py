@@ -168,3 +168,54 @@ def test_missing_file_and_folder_are_photo_errors(tmp_path: Path) -> None:
         load_rgb(tmp_path / "missing.jpg")
     with pytest.raises(PhotoError):
         load_rgb(tmp_path)
+
+
+def _quadrants(width: int, height: int) -> Image.Image:
+    """Red top-left, blue top-right, green bottom-left, white bottom-right: orientation shows."""
+    img = Image.new("RGB", (width, height), (255, 255, 255))
+    img.paste(RED, (0, 0, width // 2, height // 2))
+    img.paste(BLUE, (width // 2, 0, width, height // 2))
+    img.paste((0, 160, 0), (0, height // 2, width // 2, height))
+    return img
+
+
+def test_reduced_decode_keeps_the_longest_side_above_the_minimum(tmp_path: Path) -> None:
+    """A 2000x1200 JPEG read with min_side 400 decodes at 1/4 (500x300, not 1/8 = 250x150); width
+    and height are still the photo's."""
+    path = tmp_path / "big.jpg"
+    _quadrants(2000, 1200).save(path, quality=95)
+
+    photo = read_photo(path, min_side=400)
+
+    _assert_rgb(photo.rgb, (300, 500))
+    assert (photo.width, photo.height) == (2000, 1200)
+    assert photo.rgb[75, 125, 0] > 200 and photo.rgb[75, 375, 2] > 200  # red left, blue right: not transposed
+
+
+def test_reduced_decode_of_a_rotated_phone_photo_is_upright(tmp_path: Path) -> None:
+    """EXIF 'rotate 90 CW' on a reduced decode: the pixels and the reported size are both as displayed."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    _quadrants(1600, 1200).save(path, exif=exif.tobytes(), quality=95)
+
+    photo = read_photo(path, min_side=600)
+
+    _assert_rgb(photo.rgb, (800, 600))  # displayed portrait, at 1/2
+    assert (photo.width, photo.height) == (1200, 1600)
+    full = load_rgb(path)
+    assert full.shape == (1600, 1200, 3)
+    # the top-right quadrant of the displayed photo was the top-left (red) one of the stored pixels
+    assert photo.rgb[200, 450, 0] > 200 and photo.rgb[200, 450, 2] < 60
+    assert np.abs(full[::2, ::2].astype(int) - photo.rgb.astype(int)).mean() < 4
+
+
+def test_reduced_decode_leaves_small_photos_and_other_formats_at_full_size(tmp_path: Path) -> None:
+    """No scale keeps the longest side above min_side (a small JPEG), or the format cannot scale on decode (PNG)."""
+    small, png = tmp_path / "small.jpg", tmp_path / "big.png"
+    _quadrants(700, 500).save(small, quality=95)
+    _quadrants(2000, 1200).save(png)
+
+    assert read_photo(small, min_side=400).rgb.shape == (500, 700, 3)
+    photo = read_photo(png, min_side=400)
+    assert photo.rgb.shape == (1200, 2000, 3) and (photo.width, photo.height) == (2000, 1200)

@@ -204,6 +204,17 @@ def test_tokenize_folds_case_and_keeps_inner_apostrophes() -> None:
     assert tokenize("Don't STOP: Q3-plan, Straße") == ["don't", "stop", "q3", "plan", "strasse"]
 
 
+def test_document_tokens_are_those_of_each_word() -> None:
+    """A document's words are tokenized in one pass; the tokens are those of each word on its own."""
+    words = ["Don't", "'quoted'", "İstanbul", "Q3-plan", "", "a’b", "end'", "'t", "Straße"]
+    doc = IndexDoc("/p.jpg", "h", words, alternates=words[::-1])
+
+    fields = doc.fields()
+
+    assert fields["text"] == [t for w in words for t in tokenize(w)]
+    assert fields["alt"] == [t for w in words[::-1] for t in tokenize(w)]
+
+
 def test_long_lived_searcher_sees_new_photos_and_new_vocabulary(library) -> None:
     """A warmed-up PhotoSearcher finds photos indexed after it was created, fuzzy matches included."""
     store, index, add = library

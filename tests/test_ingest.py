@@ -15,7 +15,7 @@ import pytest
 from conftest import page
 from filelock import FileLock
 
-from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout, IngestConfig
+from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout, IngestConfig, PipelineConfig
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
@@ -105,6 +105,71 @@ def test_pipeline_clips_boxes_to_the_photo_and_checks_the_recognizer_contract() 
         Pipeline(InkFromDarkness(), FixedDetector(quads), ScriptedRecognizer([])).read(_photo())
 
 
+def test_pipeline_reports_words_of_a_reduced_photo_in_photo_pixels() -> None:
+    """Given pixels decoded at reduced scale and the photo's size, boxes and quads are in photo pixels."""
+    quads = [[[10, 10], [60, 10], [60, 30], [10, 30]]]
+    recognizer = ScriptedRecognizer([Reading("budget", 0.9)])
+
+    reading = Pipeline(InkFromDarkness(), FixedDetector(quads), recognizer).read(_photo(200, 100), (800, 400))
+
+    assert (reading.width, reading.height) == (800, 400)
+    assert reading.words[0].box == (40, 40, 240, 120)
+    assert reading.words[0].quad == [[40.0, 40.0], [240.0, 40.0], [240.0, 120.0], [40.0, 120.0]]
+    assert recognizer.batches[0][0].shape[:2] == (25, 55)  # cut from the reduced pixels (with margins)
+
+
+class DarkBoxDetector:
+    """One word: the bounding box of the ink, in pixels of the image it is given."""
+
+    def __init__(self):
+        self.seen_shape: tuple[int, ...] | None = None
+
+    def detect(self, rgb: np.ndarray, ink: np.ndarray) -> list[Detection]:
+        self.seen_shape = rgb.shape
+        ys, xs = np.nonzero(ink > 0.5)
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        return [Detection(quad=np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32))]
+
+
+def test_reader_decodes_large_jpegs_reduced_and_reports_photo_pixels(tmp_path: Path) -> None:
+    """A 3200x2400 JPEG is read from 800x600 pixels (decode_min_side 800), and the word's box comes
+    back where it is on the photo, as with a full decode."""
+    from PIL import Image
+
+    path = tmp_path / "board.jpg"
+    board = np.full((2400, 3200, 3), 240, dtype=np.uint8)
+    board[1000:1200, 800:2000] = 20  # a dark "word"
+    Image.fromarray(board).save(path, quality=95)
+    boxes = {}
+    for min_side in (None, 800):
+        detector = DarkBoxDetector()
+        pipeline = Pipeline(InkFromDarkness(), detector, ScriptedRecognizer([Reading("word", 0.9)]),
+                            PipelineConfig(decode_min_side=min_side))
+        result = PipelineReader(pipeline).read_file(str(path))
+        assert (result.reading.width, result.reading.height) == (3200, 2400)
+        boxes[min_side] = result.reading.words[0].box
+        assert detector.seen_shape == ((2400, 3200, 3) if min_side is None else (600, 800, 3))
+
+    assert boxes[None] == (800, 1000, 2000, 1200)
+    assert np.abs(np.subtract(boxes[800], boxes[None])).max() <= 4  # within a pixel of the 1/4 decode
+
+
+def test_read_files_gives_every_result_in_order(tmp_path: Path, make_photo) -> None:
+    """read_files (which decodes the next photo while this one is read) returns what read_file does,
+    failures included, in the order of the paths."""
+    paths = [str(make_photo(tmp_path / "a.jpg")), str(tmp_path / "missing.jpg"),
+             str(make_photo(tmp_path / "b.jpg", seed=1))]
+    quads = [[[10, 10], [60, 10], [60, 30], [10, 30]]]
+    reader = PipelineReader(Pipeline(InkFromDarkness(), FixedDetector(quads), ScriptedRecognizer([Reading("x", 0.9)])))
+
+    results = list(reader.read_files(paths))
+
+    assert [r.path for r in results] == paths
+    assert [r.ok for r in results] == [True, False, True] and "no such file" in results[1].error
+    assert [(r.sha256, r.reading) for r in results] == [(r.sha256, r.reading) for r in map(reader.read_file, paths)]
+    assert list(reader.read_files([])) == []
+
+
 def test_warped_crop_of_a_rotated_word_is_upright_with_margin() -> None:
     """A word written at 90 degrees comes out wide, not tall: the quad's first edge is the reading direction."""
     rgb = _photo(100, 200)
@@ -188,6 +253,42 @@ def test_ingest_is_idempotent_and_incremental(photo_folder: Path, layout: DbLayo
     assert sorted(_search(layout, "roadmap")) == ["board.jpg", "plan.jpg"]
     with Index(layout.index_dir) as index:
         assert index.doc_count() == 3
+
+
+def test_new_photos_are_hashed_once_by_the_reader(photo_folder: Path, layout: DbLayout, monkeypatch) -> None:
+    """Only photos already indexed are hashed before reading (to skip unchanged ones); a new photo's
+    hash comes from the bytes the reader decodes."""
+    import ocrsearch.ingest as ingest_module
+
+    hashed: list[str] = []
+    real_sha256 = ingest_module.file_sha256
+    monkeypatch.setattr(ingest_module, "file_sha256", lambda path: hashed.append(path.name) or real_sha256(path))
+
+    first = ingest([photo_folder], layout, _sidecar_reader)
+    assert hashed == [] and len(first.indexed) == 3
+
+    again = ingest([photo_folder], layout, _sidecar_reader)
+    assert sorted(hashed) == ["board.jpg", "notes.jpg", "plan.jpg"]  # the failed ones are read again anyway
+    assert len(again.unchanged) == 3 and again.indexed == []
+
+
+@pytest.mark.parametrize("interval_s, committed_while_reading", [(0.0, [1, 2, 3]), (3600.0, [0, 0, 0])])
+def test_index_commits_are_grouped_by_time(photo_folder: Path, layout: DbLayout, interval_s: float,
+                                           committed_while_reading: list[int]) -> None:
+    """Index documents are committed every index_commit_interval_s (0: one commit per photo) and at
+    the end of the run, whatever the interval."""
+    seen: list[int] = []
+
+    def on_photo(result) -> None:
+        if result.ok:
+            with Index(layout.index_dir) as index:
+                seen.append(index.doc_count())
+
+    ingest([photo_folder], layout, _sidecar_reader, config=IngestConfig(index_commit_interval_s=interval_s),
+           on_photo=on_photo)
+
+    assert seen == committed_while_reading
+    assert sorted(_search(layout, "roadmap") + _search(layout, "budget")) == ["board.jpg", "plan.jpg"]
 
 
 def test_nothing_to_read_loads_no_models(photo_folder: Path, layout: DbLayout) -> None:

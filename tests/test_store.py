@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from sqlalchemy import text
 
 from ocrsearch.config import DbLayout
 from ocrsearch.store import ALEMBIC_DIR, SCHEMA_REVISION, PhotoInput, Store, StoreError
-from ocrsearch.words import SchemaMismatch, WordReader
+from ocrsearch.words import SchemaMismatch, WordReader, decode_alternates, encode_alternates
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -180,3 +182,15 @@ def test_word_reader_refuses_a_database_at_another_revision(layout: DbLayout) ->
 
     with pytest.raises(SchemaMismatch):
         WordReader(layout.sqlite_path).open()
+
+
+@pytest.mark.parametrize("alternates", [
+    [], [("budget", 0.25)], [("Straße \"quoted\" \\ back", 0.123456), ("naïve\ttab", 1e-07), ("😀", 1.0)],
+    [("nan", math.nan), ("inf", math.inf)],
+])
+def test_alternates_are_encoded_as_json_dumps_would(alternates) -> None:
+    """The hand-formatted JSON of alternates is exactly json.dumps' text, and decodes back."""
+    expected = json.dumps([{"text": t, "confidence": round(c, 4)} for t, c in alternates], ensure_ascii=False)
+    assert encode_alternates(alternates) == expected
+    if all(math.isfinite(c) for _, c in alternates):
+        assert decode_alternates(encode_alternates(alternates)) == [(t, round(c, 4)) for t, c in alternates]
