@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
@@ -46,6 +47,9 @@ DecoderOption = Annotated[str, typer.Option(
 RecognizerWeightsOption = Annotated[Optional[Path], typer.Option(
     "--recognizer-weights", envvar="OCRSEARCH_RECOGNIZER_WEIGHTS", dir_okay=False, show_default=False,
     help="Recognizer checkpoint to use instead of the shipped recognizer/weights/recognizer.pt.")]
+FullResolutionOption = Annotated[bool, typer.Option(
+    "--full-resolution", envvar="OCRSEARCH_FULL_RESOLUTION",
+    help="Decode JPEGs at full size: slower, but reads small writing on large photos better.")]
 WaitOption = Annotated[float, typer.Option(
     "--wait", min=0, help="Seconds to wait for another process writing to the database before giving up.")]
 
@@ -59,6 +63,12 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _report_error(path: str, reason: str) -> None:
     print(f"{path}: {reason}", file=sys.stderr, flush=True)
+
+
+def _pipeline_config(decoder: str, recognizer_weights: Optional[Path], full_resolution: bool) -> PipelineConfig:
+    _check_decoder(decoder)
+    config = PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights)
+    return replace(config, decode_min_side=None) if full_resolution else config
 
 
 def _check_decoder(decoder: str) -> None:
@@ -108,13 +118,14 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
            prune: Annotated[bool, typer.Option("--prune", help="Forget photos under PATH whose files are gone.")] = False,
            decoder: DecoderOption = "beam",
            recognizer_weights: RecognizerWeightsOption = None,
+           full_resolution: FullResolutionOption = False,
            wait: WaitOption = IngestConfig.lock_timeout_s) -> None:
     """Read new and changed photos into the database; unchanged ones are skipped."""
     from ocrsearch.ingest import DatabaseBusy, ingest as run_ingest
 
-    _check_decoder(decoder)
+    config = _pipeline_config(decoder, recognizer_weights, full_resolution)
     layout = db_layout(db)
-    make_reader = _reader_factory(PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights))
+    make_reader = _reader_factory(config)
     progress = None
     if sys.stderr.isatty():
         progress = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), _PhotosPerSecond(),
@@ -290,11 +301,12 @@ def show(photo: Annotated[Path, typer.Argument(help="A photo in the database.")]
 @app.command()
 def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
          json_output: JsonOption = False, decoder: DecoderOption = "beam",
-         recognizer_weights: RecognizerWeightsOption = None) -> None:
+         recognizer_weights: RecognizerWeightsOption = None,
+         full_resolution: FullResolutionOption = False) -> None:
     """Read the words on photos (boxes in pixels of the upright photo)."""
-    _check_decoder(decoder)
+    config = _pipeline_config(decoder, recognizer_weights, full_resolution)
     try:
-        reader = build_reader(_reader_factory(PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights)))
+        reader = build_reader(_reader_factory(config))
     except ReaderLoadError as e:
         _fail(str(e))
     failed = 0

@@ -223,3 +223,16 @@ def test_version_prints_a_line() -> None:
     """`--version` prints the version on one line (the scorer records it)."""
     result = invoke("--version")
     assert result.exit_code == 0 and result.stdout.startswith("ocrsearch ")
+
+
+def test_full_resolution_option_turns_reduced_decoding_off(monkeypatch):
+    """`--full-resolution` (or OCRSEARCH_FULL_RESOLUTION) reads JPEGs at full size; the default decodes
+    large JPEGs at reduced scale."""
+    from ocrsearch.cli import _pipeline_config
+    from ocrsearch.config import PipelineConfig
+
+    assert _pipeline_config("beam", None, False).decode_min_side == PipelineConfig().decode_min_side is not None
+    assert _pipeline_config("greedy", None, True).decode_min_side is None
+    for command in ("read", "ingest"):
+        result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+        assert "--full-resolution" in result.output
