@@ -21,18 +21,20 @@ def to_gray_strip(image: np.ndarray, height: int = HEIGHT, max_width: int = MAX_
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
-def normalise(strip: np.ndarray) -> np.ndarray:
-    """Per-crop contrast normalisation: ink polarity and contrast vary wildly between photos."""
-    x = strip.astype(np.float32)
-    std = x.std()
-    return (x - x.mean()) / max(std, 8.0)
+def normalise(strip: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Per-crop contrast normalisation: ink polarity and contrast vary wildly between photos.
+    Writes into `out` (float32, the strip's shape) when given."""
+    # cv2 takes the mean and (population) std in one pass, ~15x faster than numpy on a strip.
+    mean, std = (float(v[0, 0]) for v in cv2.meanStdDev(strip))
+    out = np.subtract(strip, np.float32(mean), out=out, dtype=np.float32)
+    return np.divide(out, np.float32(max(std, 8.0)), out=out)
 
 
 def collate_strips(strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Gray strips of equal height -> padded batch [B, 1, H, Wmax] and widths [B].
     Padding is 0, the normalised mean, so it reads as empty background."""
-    widths = torch.tensor([s.shape[1] for s in strips], dtype=torch.long)
-    batch = torch.zeros(len(strips), 1, strips[0].shape[0], int(widths.max()))
+    widths = [s.shape[1] for s in strips]
+    batch = np.zeros((len(strips), 1, strips[0].shape[0], max(widths)), np.float32)
     for i, s in enumerate(strips):
-        batch[i, 0, :, : s.shape[1]] = torch.from_numpy(normalise(s))
-    return batch, widths
+        normalise(s, out=batch[i, 0, :, : s.shape[1]])
+    return torch.from_numpy(batch), torch.tensor(widths, dtype=torch.long)

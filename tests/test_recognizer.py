@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from recognizer import Recognizer
 from recognizer.charset import ALPHABET, BLANK, NUM_CLASSES, decode_indices, encode, normalise_label
 from recognizer.decode import BeamConfig, BeamDecoder, greedy_decode
+from recognizer.infer import fold_batchnorm, width_batches
 from recognizer.model import CRNN, CRNNConfig
-from recognizer.preprocess import HEIGHT, collate_strips, to_gray_strip
+from recognizer.preprocess import HEIGHT, collate_strips, normalise, to_gray_strip
 
 
 def word_image(text: str, scale: float = 1.0) -> np.ndarray:
@@ -134,6 +135,69 @@ def test_preprocess_keeps_aspect_and_pads_with_background():
     assert batch.shape == (2, 1, HEIGHT, strip.shape[1])
     assert widths.tolist() == [strip.shape[1], 20]
     assert float(batch[1, 0, :, 20:].abs().sum()) == 0.0
+
+
+def test_normalise_matches_mean_and_std_and_writes_in_place():
+    """Normalised strips have mean 0 and std 1 (std floored at 8 grey levels), also when written into a batch slice."""
+    rng = np.random.default_rng(0)
+    strip = rng.integers(0, 256, (HEIGHT, 50), dtype=np.uint8)
+    x = strip.astype(np.float64)
+    np.testing.assert_allclose(normalise(strip), (x - x.mean()) / x.std(), atol=1e-5)
+    flat = np.full((HEIGHT, 40), 100, np.uint8)
+    flat[0, 0] = 104
+    np.testing.assert_allclose(normalise(flat), (flat - flat.astype(np.float64).mean()) / 8.0, atol=1e-5)
+    out = np.zeros((HEIGHT, 60), np.float32)
+    assert normalise(strip, out=out[:, :50]).base is out
+    np.testing.assert_array_equal(out[:, :50], normalise(strip))
+    assert not out[:, 50:].any()
+
+
+def test_folded_batchnorm_gives_the_same_log_probs():
+    """Folding BatchNorm into the convolutions removes every BatchNorm and keeps the outputs (within 1e-4)."""
+    torch.manual_seed(0)
+    model = CRNN().eval()
+    for m in model.modules():  # non-trivial statistics, as after training
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    x = torch.randn(3, 1, HEIGHT, 88)
+    with torch.no_grad():
+        expected = model(x)
+        folded = fold_batchnorm(model)
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in folded.modules())
+        assert torch.allclose(folded(x), expected, atol=1e-4)
+
+
+def test_recognizer_does_not_alter_the_model_it_is_given():
+    """The recognizer folds BatchNorm into its own copy, so a model still in training keeps its BatchNorms."""
+    model = CRNN()
+    Recognizer(model)
+    assert model.training and isinstance(model.collapse_bn, torch.nn.BatchNorm1d)
+
+
+def test_width_batches_group_similar_widths():
+    """Every crop lands in exactly one batch of at most max_batch similar widths: narrow and wide crops are
+    not padded to each other's width when the padding outweighs a batch's overhead."""
+    widths = [20, 200, 22, 210, 21, 205, 19]
+    batches = width_batches(widths, max_batch=64, overhead_columns=100)
+    assert sorted(i for b in batches for i in b.tolist()) == list(range(len(widths)))
+    assert [sorted(b.tolist()) for b in batches] == [[0, 2, 4, 6], [1, 3, 5]]
+    assert len(width_batches(widths, max_batch=64, overhead_columns=10**9)) == 1
+    assert all(len(b) <= 3 for b in width_batches(widths, max_batch=3, overhead_columns=10**9))
+    assert width_batches([], max_batch=64, overhead_columns=100) == []
+
+
+def test_recognize_keeps_input_order():
+    """Readings come back in the order of the crops, whatever batches they were read in."""
+    model = CRNN()
+    recognizer = Recognizer(model)
+    crops = [word_image(w, scale=s) for w, s in [("a", 0.5), ("budget meeting notes", 1.2), ("to", 0.6), ("plan", 1.0)]]
+    forward = recognizer.recognize(crops)
+    backward = recognizer.recognize(crops[::-1])
+    assert [r.text for r in forward] == [r.text for r in backward[::-1]]
+    assert [r.confidence for r in forward] == pytest.approx([r.confidence for r in backward[::-1]])
 
 
 @pytest.fixture()
