@@ -27,6 +27,10 @@ class RecognizerConfig:
     # What one more forward pass costs, in padded crop-columns of work (fixed per-call costs of the
     # LSTM and the convolutions): batches split where the padding saved exceeds it.
     batch_overhead_columns: int = 256
+    # Background columns after the widest crop of a batch. The backward LSTM reads a word's end
+    # better with some empty board after it, as it saw in padded training batches: CER on synth-dev
+    # 0.0675 -> 0.0643 and on held-out fonts 0.170 -> 0.165 (greedy), for 10-25% of the speed.
+    right_margin_columns: int = 16
     beam: BeamConfig | None = None
 
 
@@ -100,7 +104,8 @@ class Recognizer:
         strips = [to_gray_strip(c) for c in crops]
         readings: list[Reading | None] = [None] * len(strips)
         for idx in width_batches([s.shape[1] for s in strips], self.cfg.batch_size, self.cfg.batch_overhead_columns):
-            images, widths = collate_strips([strips[i] for i in idx])
+            images, widths = collate_strips([strips[i] for i in idx])  # [B, 1, H, W]
+            images = torch.nn.functional.pad(images, (0, self.cfg.right_margin_columns))  # background is 0
             log_probs = self.model(images.to(memory_format=torch.channels_last))  # [T, B, C]
             lengths = CRNN.output_lengths(widths).clamp(max=log_probs.shape[0])
             for i, reading in zip(idx, self.decode(log_probs, lengths)):
