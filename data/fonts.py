@@ -208,7 +208,7 @@ def load_fonts(source: Path) -> list[FontSpec]:
     if manifest.is_file():
         specs = []
         with manifest.open(newline="") as f:
-            for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            for row in csv.reader(f, delimiter="\t"):  # the quoting `write_manifest` writes
                 path, family, flags, charset = (row + ["", "", "", ""])[:4]
                 specs.append(FontSpec(path, family, flags, charset or PRINTABLE))
     else:

@@ -110,11 +110,12 @@ def cut_wild_crops(pages_jsonl: Path, out_dir: Path, config: PipelineConfig = Pi
             rgb = read_photo(pages_jsonl.parent / page["image"], config.limits).rgb
             ink = binarizer(rgb)
             detections = detector.detect(rgb, ink)
-            by_line = {} if page.get("words") else label_line_detections(
-                np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4), page.get("lines", []), cfg)
+            boxes = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
+            words = page.get("words") or []
+            texts = {d: label_detection(box, words, cfg) for d, box in enumerate(boxes)} if words \
+                else label_line_detections(boxes, page.get("lines", []), cfg)
             for d, detection in enumerate(detections):
-                text = label_detection(np.asarray(detection.box, dtype=np.float64), page["words"], cfg) \
-                    if page.get("words") else by_line.get(d)
+                text = texts.get(d)
                 crop = warp_word(rgb, detection.quad, config.crop_margin, config.min_crop_side) if text else None
                 if crop is None:
                     counts["dropped"] += 1
@@ -124,7 +125,7 @@ def cut_wild_crops(pages_jsonl: Path, out_dir: Path, config: PipelineConfig = Pi
                 labels.write(f"{name}\t{text}\n")
                 counts["kept"] += 1
             counts["pages"] += 1
-            counts["gt_words"] += len(page["words"]) or sum(len(line["text"].split()) for line in page.get("lines", []))
+            counts["gt_words"] += len(words) or sum(len(line["text"].split()) for line in page.get("lines", []))
             if progress:
                 progress(page["image"])
     return counts

@@ -127,9 +127,10 @@ def collate(batch: list[tuple[np.ndarray, str]]):
 
 
 def ctc_loss(model: CRNN, images, widths, targets, target_lengths,
-             memory_format: torch.memory_format = torch.channels_last) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             memory_format: torch.memory_format | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`memory_format`: the device's preferred one unless given (bench/train_step_speed.py compares)."""
     device = next(model.parameters()).device
-    log_probs = model(images.to(device, memory_format=memory_format))  # [T, B, C]
+    log_probs = model(images.to(device, memory_format=memory_format or preferred_memory_format(device)))  # [T, B, C]
     lengths = CRNN.output_lengths(widths).clamp(max=log_probs.shape[0]).to(device)
     targets, target_lengths = targets.to(device), target_lengths.to(device)
     loss = torch.nn.functional.ctc_loss(log_probs, targets, lengths, target_lengths, blank=0,
@@ -142,8 +143,7 @@ def evaluate(model: CRNN, loader: DataLoader) -> dict[str, float]:
     model.eval()
     total_loss, n_batches, edits, chars, correct, n = 0.0, 0, 0, 0, 0, 0
     for images, widths, targets, target_lengths, texts in loader:
-        loss, log_probs, lengths = ctc_loss(model, images, widths, targets, target_lengths,
-                                            preferred_memory_format(next(model.parameters()).device))
+        loss, log_probs, lengths = ctc_loss(model, images, widths, targets, target_lengths)
         total_loss += float(loss)
         n_batches += 1
         for reading, truth in zip(greedy_decode(log_probs, lengths), texts):
@@ -195,8 +195,7 @@ def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callabl
     else:
         model = CRNN(CRNNConfig(**{**CRNNConfig().to_dict(), **cfg.model}))
     device = resolve_device(cfg.device)
-    memory_format = preferred_memory_format(device)
-    model = model.to(device, memory_format=memory_format)
+    model = model.to(device, memory_format=preferred_memory_format(device))
     n_params = sum(p.numel() for p in model.parameters())
     steps_per_epoch = len(train_loader)
     total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
@@ -240,7 +239,7 @@ def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callabl
         for images, widths_b, targets, target_lengths, _texts in train_loader:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate()
-            loss, _, _ = ctc_loss(model, images, widths_b, targets, target_lengths, memory_format)
+            loss, _, _ = ctc_loss(model, images, widths_b, targets, target_lengths)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -12,15 +12,15 @@ Usage: python scripts/gpu/make_kit.py [--kit .devkit] then see scripts/gpu/train
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import string
+from dataclasses import replace
 from pathlib import Path
 
 from fontTools import subset
 from fontTools.ttLib import TTFont
 
-from data.fonts import load_fonts, split_fonts
+from data.fonts import load_fonts, split_fonts, write_manifest
 from data.readers import open_dataset
 from data.words import pack_dataset
 
@@ -48,9 +48,7 @@ def build_fonts(kit: Path) -> None:
     train, _held = split_fonts(load_fonts(Path("cache/fonts")))  # held-out families never travel
     out = kit / "fonts"
     out.mkdir(parents=True, exist_ok=True)
-    manifest = Path("cache/fonts/fonts.tsv").read_text(encoding="utf-8").splitlines()
-    rest_of_row = {line.split("\t", 1)[0]: line.split("\t", 1)[1] for line in manifest}
-    rows = []
+    copies = []
     for spec in train:
         src = Path(spec.path)
         dst = out / f"{spec.family}__{src.name}"
@@ -65,8 +63,8 @@ def build_fonts(kit: Path) -> None:
             font.save(dst)
         else:
             shutil.copyfile(src, dst)
-        rows.append(f"{dst}\t{rest_of_row[spec.path]}\n")
-    (out / "fonts.tsv").write_text("".join(rows), encoding="utf-8")
+        copies.append(replace(spec, path=str(dst)))
+    write_manifest(copies, out / "fonts.tsv")
 
 
 def build_shim(kit: Path) -> None:
