@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/synth-dev")
     parser.add_argument("--n", type=int, default=512)
     parser.add_argument("--weights", default=None)
+    parser.add_argument("--backends", default="onnx,torch", help="recognizer backends to time, in turn")
     parser.add_argument("--rapidocr-python", default=os.path.expanduser("~/.cache/ocrsearch-score-venv/bin/python"))
     args = parser.parse_args()
 
@@ -53,14 +54,15 @@ def main() -> None:
     paths = [str(dataset.items[i][0]) for i in range(n)]
     print(f"{n} crops from {args.data}")
 
-    for decoder in ("greedy", "beam"):
-        recognizer = Recognizer.load(args.weights, decoder=decoder, beam=BeamConfig())
-        recognizer.recognize(crops[:64])  # warm-up
-        started = time.perf_counter()
-        for i in range(0, n, 64):
-            recognizer.recognize(crops[i:i + 64])
-        rate = n / (time.perf_counter() - started)
-        print(f"ocrsearch {decoder:6s}: {rate:7.1f} crops/s  ({1000 / rate:.2f} ms/crop, batches of 64)")
+    for backend in args.backends.split(","):
+        for decoder in ("greedy", "beam"):
+            recognizer = Recognizer.load(args.weights, decoder=decoder, beam=BeamConfig(), backend=backend)
+            recognizer.recognize(crops[:64])  # warm-up
+            started = time.perf_counter()
+            for i in range(0, n, 64):
+                recognizer.recognize(crops[i:i + 64])
+            rate = n / (time.perf_counter() - started)
+            print(f"ocrsearch {backend:5s} {decoder:6s}: {rate:7.1f} crops/s  ({1000 / rate:.2f} ms/crop, batches of 64)")
 
     if Path(args.rapidocr_python).exists():
         result = subprocess.run([args.rapidocr_python, "-c", RAPIDOCR_SNIPPET], input=json.dumps(paths),

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
 from binarizer.classic import ClassicConfig, classic_ink, resize_max_side
 
+# torch is imported inside the functions that run a U-Net: the classical binarizer needs none of it,
+# and importing torch costs 1.5-2 s of every `ocrsearch read`.
 if TYPE_CHECKING:  # importing smp (and timm, torchvision) costs ~2 s: only when a U-Net is loaded
     from binarizer.model import BinarizerNet
 
@@ -37,9 +38,17 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
-@torch.inference_mode()
 def predict_tiled(model: BinarizerNet, rgb: np.ndarray, cfg: TilingConfig = TilingConfig()) -> np.ndarray:
     """Ink probability [h,w] float32 for `rgb` [h,w,3] uint8, tile by tile (bounded memory)."""
+    import torch
+
+    with torch.inference_mode():
+        return _predict_tiled(model, rgb, cfg)
+
+
+def _predict_tiled(model: BinarizerNet, rgb: np.ndarray, cfg: TilingConfig) -> np.ndarray:
+    import torch
+
     h, w = rgb.shape[:2]
     stride = model.stride
     tile = max(stride, cfg.tile // stride * stride)
@@ -121,11 +130,15 @@ class Binarizer:
 
 def save_model(model: BinarizerNet, path: Path, extra: dict | None = None) -> None:
     """Weights plus the architecture config, so `load_model` needs nothing else."""
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), **(extra or {})}, path)
 
 
 def load_model(path: Path) -> BinarizerNet:
+    import torch
+
     from binarizer.model import BinarizerModelConfig, BinarizerNet
 
     ckpt = torch.load(path, map_location="cpu", weights_only=True)

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from ocrsearch import __version__
 from ocrsearch.cli_data import data_app
-from ocrsearch.cli_train import eval_app, train_app
+from ocrsearch.cli_train import eval_app, export_app, train_app
 from ocrsearch.cli_vision import register_vision_commands
 from ocrsearch.config import FAKE_PIPELINE_ENV_VAR, IngestConfig, PipelineConfig, SearchConfig, db_layout
 from ocrsearch.imageio import PhotoError, load_rgb
@@ -36,6 +36,7 @@ app = typer.Typer(help="Find photos of whiteboards and handwritten pages by the 
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
+app.add_typer(export_app, name="export")
 register_vision_commands(app, train_app, eval_app)
 
 DbOption = Annotated[Optional[Path], typer.Option(
@@ -47,6 +48,9 @@ DecoderOption = Annotated[str, typer.Option(
 RecognizerWeightsOption = Annotated[Optional[Path], typer.Option(
     "--recognizer-weights", envvar="OCRSEARCH_RECOGNIZER_WEIGHTS", dir_okay=False, show_default=False,
     help="Recognizer checkpoint to use instead of the shipped recognizer/weights/recognizer.pt.")]
+RecognizerBackendOption = Annotated[str, typer.Option(
+    "--recognizer-backend", envvar="OCRSEARCH_RECOGNIZER_BACKEND",
+    help="auto (the ONNX export beside the weights when it was made from them, else torch), onnx or torch.")]
 FullResolutionOption = Annotated[bool, typer.Option(
     "--full-resolution", envvar="OCRSEARCH_FULL_RESOLUTION",
     help="Decode JPEGs at full size: slower, but reads small writing on large photos better.")]
@@ -65,9 +69,13 @@ def _report_error(path: str, reason: str) -> None:
     print(f"{path}: {reason}", file=sys.stderr, flush=True)
 
 
-def _pipeline_config(decoder: str, recognizer_weights: Optional[Path], full_resolution: bool) -> PipelineConfig:
+def _pipeline_config(decoder: str, recognizer_weights: Optional[Path], full_resolution: bool = False,
+                     recognizer_backend: str = "auto") -> PipelineConfig:
     _check_decoder(decoder)
-    config = PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights)
+    if recognizer_backend not in ("auto", "onnx", "torch"):
+        raise typer.BadParameter(f"unknown backend {recognizer_backend!r} (auto, onnx or torch)",
+                                 param_hint="--recognizer-backend")
+    config = PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights, recognizer_backend=recognizer_backend)
     return replace(config, decode_min_side=None) if full_resolution else config
 
 
@@ -118,12 +126,13 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
            prune: Annotated[bool, typer.Option("--prune", help="Forget photos under PATH whose files are gone.")] = False,
            decoder: DecoderOption = "beam",
            recognizer_weights: RecognizerWeightsOption = None,
+           recognizer_backend: RecognizerBackendOption = "auto",
            full_resolution: FullResolutionOption = False,
            wait: WaitOption = IngestConfig.lock_timeout_s) -> None:
     """Read new and changed photos into the database; unchanged ones are skipped."""
     from ocrsearch.ingest import DatabaseBusy, ingest as run_ingest
 
-    config = _pipeline_config(decoder, recognizer_weights, full_resolution)
+    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend)
     layout = db_layout(db)
     make_reader = _reader_factory(config)
     progress = None
@@ -302,9 +311,10 @@ def show(photo: Annotated[Path, typer.Argument(help="A photo in the database.")]
 def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
          json_output: JsonOption = False, decoder: DecoderOption = "beam",
          recognizer_weights: RecognizerWeightsOption = None,
+         recognizer_backend: RecognizerBackendOption = "auto",
          full_resolution: FullResolutionOption = False) -> None:
     """Read the words on photos (boxes in pixels of the upright photo)."""
-    config = _pipeline_config(decoder, recognizer_weights, full_resolution)
+    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend)
     try:
         reader = build_reader(_reader_factory(config))
     except ReaderLoadError as e:
@@ -341,16 +351,17 @@ def _print_reading(photo: str, reading) -> None:
 @app.command()
 def recognize(crops: Annotated[list[Path], typer.Argument(help="Images of single words (or lines).")],
               json_output: JsonOption = False, decoder: DecoderOption = "beam",
-              recognizer_weights: RecognizerWeightsOption = None) -> None:
+              recognizer_weights: RecognizerWeightsOption = None,
+              recognizer_backend: RecognizerBackendOption = "auto") -> None:
     """Read word images with the recognizer alone."""
-    _check_decoder(decoder)
+    config = _pipeline_config(decoder, recognizer_weights, recognizer_backend=recognizer_backend)
     try:
         if _fake_models():
             from ocrsearch.fakes import SizeRecognizer
 
             recognizer = SizeRecognizer()
         else:
-            recognizer = load_recognizer(PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights))
+            recognizer = load_recognizer(config)
     except Exception as e:  # noqa: BLE001 - any failure to load the model ends the command the same way
         _fail(f"cannot load the recognizer: {type(e).__name__}: {e}")
     failed = 0

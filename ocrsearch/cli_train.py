@@ -9,6 +9,7 @@ import typer
 
 train_app = typer.Typer(help="Train a model.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure a model on a labelled set.", no_args_is_help=True)
+export_app = typer.Typer(help="Export a model for faster inference.", no_args_is_help=True)
 
 
 @train_app.command("recognizer")
@@ -53,18 +54,33 @@ def eval_recognizer(
     data: str = typer.Option(..., "--data", help="Labelled set: labels.tsv folder, pages.jsonl, packed cache, IAM, MJSynth."),
     weights: Optional[Path] = typer.Option(None, help="Weights (default: the shipped ones)."),
     decoder: str = typer.Option("greedy", help="greedy | beam"),
+    backend: str = typer.Option("auto", help="auto (the ONNX export beside the weights when it matches them) | onnx | torch"),
     limit: Optional[int] = typer.Option(None, help="Only the first N crops."),
     threads: Optional[int] = typer.Option(None),
 ) -> None:
     """Print CER, word accuracy, mean edit distance (raw and per length) and crops/s."""
-    import torch
-
     from data.readers import open_dataset
     from recognizer import Recognizer
     from recognizer.evaluate import evaluate_recognizer
 
     if threads:
+        import torch
+
         torch.set_num_threads(threads)
-    recognizer = Recognizer.load(weights, decoder=decoder)
+    recognizer = Recognizer.load(weights, decoder=decoder, backend=backend)
     scores = evaluate_recognizer(recognizer, open_dataset(data), limit=limit)
     typer.echo(" ".join(scores.lines()))
+
+
+@export_app.command("recognizer")
+def export_recognizer(
+    weights: Path = typer.Option(Path("recognizer/weights/recognizer.pt"), help="Checkpoint to export."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="ONNX file (default: beside the weights, .onnx)."),
+) -> None:
+    """Write the recognizer as ONNX (checked against torch); reading then runs without torch."""
+    from recognizer.export import export_checkpoint
+
+    if not weights.exists():
+        raise typer.BadParameter(f"{weights}: no such checkpoint", param_hint="--weights")
+    path, worst = export_checkpoint(weights, out)
+    typer.echo(f"{path}: exported {weights} (largest log-probability difference to torch {worst:.1e})")

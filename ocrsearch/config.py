@@ -35,6 +35,9 @@ class PipelineConfig:
     binarizer_weights: Path | None = None
     detector_weights: Path | None = None
     recognizer_weights: Path | None = None
+    # "auto": the ONNX export beside the weights (no torch import, faster) when it was made from
+    # them, else torch; "onnx" or "torch" to insist (recognizer/infer.py)
+    recognizer_backend: str = "auto"
     decoder: str = "beam"  # or "greedy": beam + word LM reads better and gives alternates for the index
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
     min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words

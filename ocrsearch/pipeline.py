@@ -57,7 +57,7 @@ class StageTimes:
 def load_recognizer(config: PipelineConfig = PipelineConfig()) -> RecognizerStage:
     from recognizer import Recognizer  # imported here: importing ocrsearch must not pull in torch
 
-    return Recognizer.load(weights=config.recognizer_weights, decoder=config.decoder)
+    return Recognizer.load(weights=config.recognizer_weights, decoder=config.decoder, backend=config.recognizer_backend)
 
 
 class Pipeline:

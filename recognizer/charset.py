@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import unicodedata
 
-import torch
-
 BLANK = 0
 ALPHABET = "".join(chr(c) for c in range(32, 127))  # space .. '~'
 NUM_CLASSES = len(ALPHABET) + 1
@@ -29,8 +27,10 @@ def decode_indices(indices: list[int]) -> str:
     return "".join(ALPHABET[i - 1] for i in indices if i != BLANK)
 
 
-def encode_batch(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Concatenated targets and their lengths, as nn.CTCLoss takes them."""
+def encode_batch(texts: list[str]):
+    """Concatenated targets and their lengths (torch tensors), as nn.CTCLoss takes them."""
+    import torch  # training only: reading never imports torch
+
     encoded = [encode(t) for t in texts]
     targets = torch.tensor([i for e in encoded for i in e], dtype=torch.long)
     lengths = torch.tensor([len(e) for e in encoded], dtype=torch.long)

@@ -6,22 +6,28 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ocrsearch.types import Reading
 from recognizer.charset import ALPHABET, BLANK
 
 
-def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Reading]:
-    """log_probs [T, B, C], lengths [B] -> best-path readings.
+def as_numpy(array) -> np.ndarray:
+    """A numpy array, or a torch tensor (training hands those in) copied to the host."""
+    if hasattr(array, "detach"):
+        array = array.detach().cpu().numpy()
+    return np.asarray(array)
+
+
+def greedy_decode(log_probs, lengths) -> list[Reading]:
+    """log_probs [T, B, C], lengths [B] (numpy arrays or torch tensors) -> best-path readings.
 
     Confidence is the geometric mean of the best path's per-frame probabilities over the frames
     that emit a character, so a single unsure letter pulls it down."""
-    best_lp, best = log_probs.max(dim=-1)  # [T, B]
-    # numpy from here on: per-crop indexing of small arrays costs ~10x less than with tensors.
-    best_lp, best = best_lp.T.cpu().numpy(), best.T.cpu().numpy()  # [B, T]
+    log_probs = as_numpy(log_probs)
+    best = log_probs.argmax(axis=-1).T  # [T, B] -> [B, T]
+    best_lp = np.take_along_axis(log_probs, best.T[..., None], axis=-1)[..., 0].T  # [B, T]
     T = best.shape[1]
-    valid = np.arange(T)[None, :] < lengths.cpu().numpy()[:, None]
+    valid = np.arange(T)[None, :] < as_numpy(lengths)[:, None]
     prev = np.pad(best[:, :-1], ((0, 0), (1, 0)), constant_values=BLANK)
     emit = (best != BLANK) & (best != prev) & valid  # [B, T]
     readings = []
@@ -73,9 +79,10 @@ class BeamDecoder:
         else:
             self.decoder = build_ctcdecoder(labels)
 
-    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Reading]:
-        """log_probs [T, B, C] -> readings with n-best alternates inside the score margin."""
-        lp = log_probs.permute(1, 0, 2).cpu().numpy()  # [B, T, C]
+    def decode(self, log_probs, lengths) -> list[Reading]:
+        """log_probs [T, B, C] (numpy or torch) -> readings with n-best alternates inside the score margin."""
+        lp = as_numpy(log_probs).transpose(1, 0, 2)  # [T, B, C] -> [B, T, C]
+        lengths = as_numpy(lengths)
         readings = []
         for b in range(lp.shape[0]):
             frames = lp[b, : int(lengths[b])]

@@ -1,23 +1,29 @@
-"""The recognizer the pipeline uses: crops in, readings out, in width-sorted batches."""
+"""The recognizer the pipeline uses: crops in, readings out, in width-sorted batches.
+
+The network runs with ONNX Runtime when an export of the weights sits beside them
+(recognizer.onnx next to recognizer.pt, made by `ocrsearch export recognizer`), else with torch.
+Nothing here imports torch, so reading a photo with the shipped weights never pays for it.
+"""
 
 from __future__ import annotations
 
-import copy
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ocrsearch.types import Reading
 from recognizer.decode import BeamConfig, BeamDecoder, greedy_decode
-from recognizer.model import CRNN, CRNNConfig
 from recognizer.preprocess import collate_strips, to_gray_strip
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "recognizer.pt"
+BACKENDS = ("auto", "onnx", "torch")
+
+# [B, 1, H, W] float32 -> [T, B, C] log-probabilities
+Forward = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -34,16 +40,9 @@ class RecognizerConfig:
     beam: BeamConfig | None = None
 
 
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """Folds each eval-mode BatchNorm into the convolution registered just before it (as model.py
-    registers them), in place: the same function with one pass over the activations instead of two."""
-    for parent in list(model.modules()):
-        children = list(parent.named_children())
-        for (conv_name, conv), (norm_name, norm) in zip(children, children[1:]):
-            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.modules.batchnorm._BatchNorm):
-                setattr(parent, conv_name, fuse_conv_bn_eval(conv, norm))
-                setattr(parent, norm_name, nn.Identity())
-    return model
+def output_lengths(widths: np.ndarray) -> np.ndarray:
+    """Sequence length the CRNN emits for input widths (two 2x poolings along W; CRNN.output_lengths)."""
+    return np.maximum(np.asarray(widths) // 4, 1)
 
 
 def width_batches(widths: list[int], max_batch: int, overhead_columns: int) -> list[np.ndarray]:
@@ -69,34 +68,49 @@ def width_batches(widths: list[int], max_batch: int, overhead_columns: int) -> l
 
 
 class Recognizer:
-    def __init__(self, model: CRNN, cfg: RecognizerConfig | None = None, version: str = "untrained"):
-        # A copy, so that folding BatchNorm never alters a model that is still being trained.
-        self.model = fold_batchnorm(copy.deepcopy(model).eval()).to(memory_format=torch.channels_last)
+    def __init__(self, model, cfg: RecognizerConfig | None = None, version: str = "untrained"):
+        """`model`: a CRNN (torch nn.Module, e.g. one being trained) or a ready forward function."""
+        if hasattr(model, "state_dict"):
+            from recognizer.torch_forward import TorchForward
+
+            model = TorchForward(model)
+        self.forward: Forward = model
         self.cfg = cfg or RecognizerConfig()
         self.version = version
         self._beam: BeamDecoder | None = None
 
     @classmethod
     def load(cls, weights: str | Path | None = None, decoder: str = "greedy", batch_size: int = 64,
-             beam: BeamConfig | None = None) -> Recognizer:
-        """Load shipped (or given) weights. Raises FileNotFoundError naming the path if absent."""
+             beam: BeamConfig | None = None, backend: str = "auto") -> Recognizer:
+        """Load shipped (or given) weights: a .pt checkpoint, or its .onnx export.
+
+        backend "auto" runs X.onnx when it was exported from X.pt (or X.pt is absent), else X.pt
+        with torch; "onnx" and "torch" insist. Raises FileNotFoundError naming the path if absent."""
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown recognizer backend {backend!r} ({', '.join(BACKENDS)})")
+        cfg = RecognizerConfig(decoder=decoder, batch_size=batch_size, beam=beam)
         path = Path(weights) if weights else DEFAULT_WEIGHTS
+        onnx_path = path.with_suffix(".onnx")
+        if backend != "torch" and onnx_path.exists():
+            forward = _onnx_forward(onnx_path, path, strict=backend == "onnx")
+            if forward is not None:
+                return cls(forward, cfg, forward.version)
+        if backend == "onnx" or path.suffix == ".onnx":
+            raise FileNotFoundError(f"{onnx_path}: recognizer ONNX export not found (make it with `ocrsearch export recognizer`)")
         if not path.exists():
             raise FileNotFoundError(f"{path}: recognizer weights not found (train with `ocrsearch train recognizer`)")
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model = CRNN(CRNNConfig.from_dict(state["config"]))
-        model.load_state_dict(state["model"])
-        version = state.get("version") or f"crnn-{path.stem}-step{state.get('metrics', {}).get('step', '?')}"
-        return cls(model, RecognizerConfig(decoder=decoder, batch_size=batch_size, beam=beam), version)
+        from recognizer.torch_forward import load_checkpoint
 
-    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Reading]:
+        model, version = load_checkpoint(path)
+        return cls(model, cfg, version)
+
+    def decode(self, log_probs: np.ndarray, lengths: np.ndarray) -> list[Reading]:
         if self.cfg.decoder == "beam":
             if self._beam is None:
                 self._beam = BeamDecoder(self.cfg.beam)
             return self._beam.decode(log_probs, lengths)
         return greedy_decode(log_probs, lengths)
 
-    @torch.inference_mode()
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
         """Upright crops (RGB or gray uint8) -> one Reading each, in input order."""
         if not crops:
@@ -104,10 +118,31 @@ class Recognizer:
         strips = [to_gray_strip(c) for c in crops]
         readings: list[Reading | None] = [None] * len(strips)
         for idx in width_batches([s.shape[1] for s in strips], self.cfg.batch_size, self.cfg.batch_overhead_columns):
-            images, widths = collate_strips([strips[i] for i in idx])  # [B, 1, H, W]
-            images = torch.nn.functional.pad(images, (0, self.cfg.right_margin_columns))  # background is 0
-            log_probs = self.model(images.to(memory_format=torch.channels_last))  # [T, B, C]
-            lengths = CRNN.output_lengths(widths).clamp(max=log_probs.shape[0])
+            # background (0) columns after the widest crop
+            images, widths = collate_strips([strips[i] for i in idx], right_margin=self.cfg.right_margin_columns)
+            log_probs = self.forward(images)  # [B, 1, H, W] -> [T, B, C]
+            lengths = np.minimum(output_lengths(widths), log_probs.shape[0])
             for i, reading in zip(idx, self.decode(log_probs, lengths)):
                 readings[i] = reading
         return readings  # type: ignore[return-value]
+
+
+def _onnx_forward(onnx_path: Path, source: Path, strict: bool):
+    """The ONNX Runtime forward for `onnx_path` if it may stand in for `source`, else None (auto) or
+    an error (strict). An export made from other weights than `source` would silently read with a
+    model the user did not ask for, so it is checked by the source file's hash."""
+    try:
+        from recognizer.onnx_forward import OnnxForward, file_sha256
+    except ImportError as exc:  # onnxruntime missing: torch still reads
+        if strict:
+            raise
+        print(f"onnxruntime unavailable ({exc}); recognizer runs with torch", file=sys.stderr)
+        return None
+    forward = OnnxForward(onnx_path)
+    if source.suffix == ".onnx" or not source.exists() or forward.source_sha256 == file_sha256(source):
+        return forward
+    message = f"{onnx_path}: exported from other weights than {source}; re-export with `ocrsearch export recognizer`"
+    if strict:
+        raise ValueError(message)
+    print(message + " (reading with torch meanwhile)", file=sys.stderr)
+    return None

@@ -13,13 +13,22 @@ dictionary lookup here.
 
 from __future__ import annotations
 
+import bisect
+import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from pyctcdecode.language_model import AbstractLanguageModel
 
 _PUNCTUATION = ".,:;!?()[]{}\"'`*-_/#&+<>=~|"
+# The vocabulary, written once from wordfreq by `python -m recognizer.lm` (shipped, like the weights):
+# reading 100k words from wordfreq took ~1 s of every `ocrsearch read` start, this file ~0.1 s.
+# Three lines: a JSON header, the words in sorted order, their frequencies. Splitting two long
+# lines is ~10x faster than parsing 94k "word<TAB>frequency" lines or a JSON object of them, and
+# the bisection for prefixes gets its sorted list for free.
+VOCABULARY_FILE = Path(__file__).resolve().parent / "weights" / "vocabulary-en.txt"
 
 
 @dataclass(frozen=True)
@@ -34,16 +43,55 @@ class WordLMConfig:
     reference: float = 1e-6
 
 
-@lru_cache(maxsize=4)
-def _vocabulary(size: int) -> tuple[dict[str, float], frozenset[str]]:
+def _wordfreq_vocabulary(size: int) -> dict[str, float]:
     from wordfreq import get_frequency_dict, top_n_list
 
     # One dictionary read (~0.5 s) instead of a word_frequency() call per word (~4 s for 100k).
     all_freqs = get_frequency_dict("en")
-    words = [w for w in top_n_list("en", size) if w.isalpha() and w in all_freqs]
-    freqs = {w: all_freqs[w] for w in words}
-    prefixes = frozenset(w[:k] for w in words for k in range(1, len(w) + 1))
-    return freqs, prefixes
+    return {w: all_freqs[w] for w in top_n_list("en", size) if w.isalpha() and w in all_freqs}
+
+
+def _source(size: int) -> str:
+    import importlib.metadata
+
+    return f"wordfreq {importlib.metadata.version('wordfreq')} en top {size}, alphabetic words"
+
+
+def write_vocabulary(path: Path = VOCABULARY_FILE, size: int = 100_000) -> int:
+    """Writes the vocabulary file the LM loads; returns the number of words."""
+    freqs = _wordfreq_vocabulary(size)
+    words = sorted(freqs)
+    header = json.dumps({"source": _source(size), "size": size, "words": len(words)})
+    path.write_text("\n".join([header, " ".join(words), " ".join(f"{freqs[w]:.6g}" for w in words)]) + "\n",
+                    encoding="utf-8")
+    return len(words)
+
+
+def _read_vocabulary(path: Path, size: int) -> tuple[dict[str, float], list[str]] | None:
+    """The shipped vocabulary (word -> frequency, and the sorted words), or None when it is missing
+    or was written for another size."""
+    if not path.exists():
+        return None
+    header, words, freqs = path.read_text(encoding="utf-8").split("\n")[:3]
+    if json.loads(header).get("size") != size:
+        return None
+    sorted_words = words.split(" ")
+    return dict(zip(sorted_words, map(float, freqs.split(" ")))), sorted_words
+
+
+@lru_cache(maxsize=4)
+def _vocabulary(size: int) -> tuple[dict[str, float], list[str]]:
+    """Word -> frequency, and the words sorted (to test prefixes by bisection)."""
+    shipped = _read_vocabulary(VOCABULARY_FILE, size)
+    if shipped is not None:
+        return shipped
+    freqs = _wordfreq_vocabulary(size)
+    return freqs, sorted(freqs)
+
+
+def _is_prefix(sorted_words: list[str], prefix: str) -> bool:
+    i = bisect.bisect_left(sorted_words, prefix)
+    return i < len(sorted_words) and sorted_words[i].startswith(prefix)
 
 
 def token_core(token: str) -> str:
@@ -54,7 +102,7 @@ def token_core(token: str) -> str:
 class WordFrequencyLM(AbstractLanguageModel):
     def __init__(self, cfg: WordLMConfig = WordLMConfig()):
         self.cfg = cfg
-        self.freqs, self.prefixes = _vocabulary(cfg.vocabulary_size)
+        self.freqs, self.sorted_words = _vocabulary(cfg.vocabulary_size)
 
     @property
     def order(self) -> int:
@@ -77,9 +125,14 @@ class WordFrequencyLM(AbstractLanguageModel):
         # A half-written word that cannot become a vocabulary word pays the unknown offset early,
         # so the beam keeps room for readings that can.
         core = partial_token.lstrip(_PUNCTUATION).lower()
-        if not core or not core.isalpha() or core in self.prefixes:
+        if not core or not core.isalpha() or _is_prefix(self.sorted_words, core):
             return 0.0
         return self.cfg.weight * self.cfg.unknown_offset
 
     def score(self, prev_state, word: str, is_last_word: bool = False) -> tuple[float, list]:
         return self.cfg.weight * self.log_prob(word) + self.cfg.word_bonus, prev_state
+
+
+if __name__ == "__main__":
+    count = write_vocabulary()
+    print(f"{VOCABULARY_FILE}: {count} words")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 HEIGHT = 32
 MIN_WIDTH = 16
@@ -30,11 +29,11 @@ def normalise(strip: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.divide(out, np.float32(max(std, 8.0)), out=out)
 
 
-def collate_strips(strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gray strips of equal height -> padded batch [B, 1, H, Wmax] and widths [B].
-    Padding is 0, the normalised mean, so it reads as empty background."""
+def collate_strips(strips: list[np.ndarray], right_margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gray strips of equal height -> padded float32 batch [B, 1, H, Wmax + right_margin] and int64
+    widths [B]. Padding is 0, the normalised mean, so it reads as empty background."""
     widths = [s.shape[1] for s in strips]
-    batch = np.zeros((len(strips), 1, strips[0].shape[0], max(widths)), np.float32)
+    batch = np.zeros((len(strips), 1, strips[0].shape[0], max(widths) + right_margin), np.float32)
     for i, s in enumerate(strips):
         normalise(s, out=batch[i, 0, :, : s.shape[1]])
-    return torch.from_numpy(batch), torch.tensor(widths, dtype=torch.long)
+    return batch, np.asarray(widths, dtype=np.int64)

@@ -122,6 +122,7 @@ class WidthBucketSampler(Sampler[list[int]]):
 def collate(batch: list[tuple[np.ndarray, str]]):
     strips, texts = zip(*batch)
     images, widths = collate_strips(list(strips))
+    images, widths = torch.from_numpy(images), torch.from_numpy(widths)
     targets, target_lengths = encode_batch(list(texts))
     return images, widths, targets, target_lengths, list(texts)
 
