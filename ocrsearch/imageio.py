@@ -116,7 +116,8 @@ def decode_photo(data: bytes, path: str | Path, limits: PhotoLimits = PhotoLimit
 def _decode(data: bytes, path: str | Path, limits: PhotoLimits,
             min_side: int | None) -> tuple[np.ndarray, tuple[int, int]]:
     """Upright RGB pixels, and the (width, height) of the full-size photo as displayed."""
-    register_heif()
+    if data[4:8] == b"ftyp":  # ISO media container (HEIC/HEIF/AVIF): importing pillow-heif costs ~50 ms
+        register_heif()
     # Pillow's own bomb check is a process-wide setting; we enforce our limit per call instead and
     # only keep Pillow's hard error (at twice its limit) as a backstop.
     with warnings.catch_warnings():
