@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
 from pathlib import Path
@@ -35,6 +35,7 @@ CONFIDENCE_DTYPE = np.dtype("<f8")
 BOX_DTYPE = np.dtype("<i4")
 QUAD_DTYPE = np.dtype("<f8")
 
+_QUAD = struct.Struct("<8d")  # one word's quad in the packed quads: QUAD_DTYPE x 8
 _quad_of = attrgetter("quad")
 _box_of = attrgetter("box")
 
@@ -43,21 +44,30 @@ class SchemaMismatch(Exception):
     """The database is not at SCHEMA_REVISION (new, or needs a migration): open it with Store."""
 
 
-@dataclass(frozen=True)
-class StoredWord:
-    """A word as stored: what the pipeline read, with its box, quad and alternate readings."""
+class StoredWord(NamedTuple):
+    """A word as stored: what the pipeline read, with its box, quad and alternate readings.
+
+    The quad stays packed (8 float64) until asked for: a search reads every word of its top photos
+    (thousands) but draws or reports only the few that matched, and decoding every quad into lists
+    of floats was most of a search's time. A NamedTuple, not a dataclass, for the same reason.
+    """
 
     text: str
     confidence: float
     box: tuple[int, int, int, int]
-    quad: list[list[float]]
-    alternates: list[tuple[str, float]] = field(default_factory=list)
+    quad_data: bytes
+    alternates: list[tuple[str, float]] = []
 
     @classmethod
     def of(cls, text: str, confidence: float, box: Sequence[int], quad: Sequence[Sequence[float]],
            alternates: Sequence[tuple[str, float]] = ()) -> StoredWord:
-        return cls(text, float(confidence), tuple(int(v) for v in box), [[float(x), float(y)] for x, y in quad],
+        return cls(text, float(confidence), tuple(int(v) for v in box), _QUAD.pack(*chain.from_iterable(quad)),
                    [(t, float(c)) for t, c in alternates])
+
+    @property
+    def quad(self) -> list[list[float]]:
+        values = _QUAD.unpack(self.quad_data)
+        return [list(values[i:i + 2]) for i in range(0, 8, 2)]
 
     @property
     def has_alternates(self) -> bool:
@@ -100,11 +110,11 @@ def unpack_texts(texts: str, alternates: str) -> tuple[list[str], list[str]]:
 def unpack_words(texts: str, confidences: bytes, boxes: bytes, quads: bytes, alternates: str) -> list[StoredWord]:
     text_list = json.loads(texts)
     confidence_list = np.frombuffer(confidences, dtype=CONFIDENCE_DTYPE).tolist()
-    box_list = np.frombuffer(boxes, dtype=BOX_DTYPE).reshape(-1, 4).tolist()
-    quad_list = np.frombuffer(quads, dtype=QUAD_DTYPE).reshape(-1, 4, 2).tolist()
+    box_list = list(map(tuple, np.frombuffer(boxes, dtype=BOX_DTYPE).reshape(-1, 4).tolist()))
+    size = _QUAD.size
     alternates_of = {i: [(t, c) for t, c in alts] for i, alts in json.loads(alternates)}
-    return [StoredWord(text, confidence, tuple(box), quad, alternates_of.get(i, []))
-            for i, (text, confidence, box, quad) in enumerate(zip(text_list, confidence_list, box_list, quad_list))]
+    return [StoredWord(text, confidence, box, quads[i * size:(i + 1) * size], alternates_of.get(i, []))
+            for i, (text, confidence, box) in enumerate(zip(text_list, confidence_list, box_list))]
 
 
 def fetch_words(connection: sqlite3.Connection, paths: Collection[str]) -> dict[str, list[StoredWord]]:
