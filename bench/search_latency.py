@@ -7,7 +7,7 @@ long-running process pays per query):
   fuzzy   a word of 6+ letters with one letter replaced, so it only matches through fuzzy search
   phrase  two adjacent words (4+ letters each) of an indexed photo, quoted
   stopword  (worst case, not a target) stopwords of 4+ letters such as "that", in nearly every photo
-Each latency includes ranking in Whoosh and fetching the matched words and boxes from SQLite.
+Each latency includes ranking with the FTS5 index and fetching the matched words and boxes from SQLite.
 Target: p95 <= 50 ms. The cold CLI (`ocrsearch search`, a new process per query) is reported too.
 
     .venv/bin/python bench/search_latency.py                      # builds a temporary 10k-photo index
@@ -104,7 +104,7 @@ def main() -> None:
             build(layout, args.photos, args.words, 1000, args.seed)
             print(f"built {args.photos} photos x {args.words} words in {time.perf_counter() - t0:.0f} s")
         queries = make_queries(args.queries, args.seed, args.photos, args.words)
-        with Store(layout.sqlite_path) as store, Index(layout.index_dir) as index:
+        with Store(layout.sqlite_path) as store, Index(layout.sqlite_path) as index:
             print(f"index: {index.doc_count()} photos; {store.stats().words:,} words in the store")
             searcher = PhotoSearcher(store, index)
             t0 = time.perf_counter()

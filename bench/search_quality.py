@@ -42,7 +42,7 @@ from index_throughput import vocabulary  # noqa: E402
 from search_latency import STOPWORDS, percentile  # noqa: E402
 
 from ocrsearch.config import OCR_CONFUSIONS, DbLayout, SearchConfig  # noqa: E402
-from ocrsearch.index import Index, IndexDoc  # noqa: E402
+from ocrsearch.index import Index  # noqa: E402
 from ocrsearch.search import PhotoSearcher  # noqa: E402
 from ocrsearch.store import PhotoInput, Store  # noqa: E402
 from ocrsearch.types import PageReading, Word  # noqa: E402
@@ -132,11 +132,9 @@ def build(layout: DbLayout, collection: Collection) -> None:
             words.append(Word(text=text, confidence=0.9, box=(x0, y0, x0 + 300, y0 + 90),
                               quad=[[x0, y0], [x0 + 300, y0], [x0 + 300, y0 + 90], [x0, y0 + 90]]))
         inputs.append(PhotoInput(photo_path(i), f"{i:064x}", 1, PageReading(4000, 3000, words), "simulated"))
-    with Store(layout.sqlite_path) as store, Index(layout.index_dir) as index:
+    with Store(layout.sqlite_path) as store:
         for start in range(0, len(inputs), 1000):
-            batch = inputs[start:start + 1000]
-            store.add_many(batch)
-            index.add_many((IndexDoc.from_reading(p.path, p.content_hash, p.reading) for p in batch), new=True)
+            store.add_many(inputs[start:start + 1000])  # words and index rows together
 
 
 def make_queries(collection: Collection, n: int, max_df: int, seed: int):
@@ -245,7 +243,7 @@ def main() -> None:
         queries = make_queries(collection, args.queries, args.max_df, args.seed)
         print(f"queries: {len(queries[0])} present (on <= {args.max_df} photos), {len(queries[1])} absent, "
               f"{len(queries[2])} + {len(queries[3])} phrases (read exactly / one word misread)")
-        with Store(layout.sqlite_path) as store, Index(layout.index_dir) as index:
+        with Store(layout.sqlite_path) as store, Index(layout.sqlite_path) as index:
             results = {mode: run_mode(store, index, config, queries) for mode, config in MODES.items()}
         rows = list(next(iter(results.values())))
         print(f"{'':20s}" + "".join(f"{mode:>16s}" for mode in results))

@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import sys
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -177,10 +176,10 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
 
 
 def _store_errors() -> tuple[type[Exception], ...]:
-    from ocrsearch.index import IndexOutdated
     from ocrsearch.store import StoreError
+    from ocrsearch.words import SchemaMismatch
 
-    return StoreError, IndexOutdated
+    return StoreError, SchemaMismatch
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,14 +196,15 @@ def search(query: Annotated[str, typer.Argument(help='Words, "a phrase", or a pr
                "--show", file_okay=False, help="Also write each photo with its matched words boxed into this folder.")] = None,
            ) -> None:
     """Rank photos by the words read on them."""
-    from ocrsearch.index import Index, IndexOutdated
+    from ocrsearch.index import Index
     from ocrsearch.search import PhotoSearcher
 
     layout = db_layout(db)
     try:
-        with _open_words(layout) as words, closing(Index(layout.index_dir).open(create=False)) as index:
+        # _open_words migrates the database first when it must, so the index opens at the current schema
+        with _open_words(layout) as words, Index(layout.sqlite_path) as index:
             result = PhotoSearcher(words, index, SearchConfig()).search(query, limit)
-    except (FileNotFoundError, IndexOutdated) as e:
+    except FileNotFoundError as e:
         _fail(str(e))
     except _store_errors() as e:
         _fail(str(e))
@@ -422,31 +422,25 @@ def remove(paths: Annotated[list[Path], typer.Argument(help="Photos or folders t
 @app.command()
 def stats(db: DbOption = None, json_output: JsonOption = False) -> None:
     """What the database holds."""
-    from ocrsearch.index import INDEX_SCHEMA_VERSION, Index, IndexOutdated
+    from ocrsearch.index import Index
     from ocrsearch.store import Store
 
     layout = db_layout(db)
     try:
         with Store(layout.sqlite_path, create=False) as store:
             store_stats = store.stats()
+        with Index(layout.sqlite_path) as index:
+            documents = index.doc_count()
     except _store_errors() as e:
         _fail(str(e))
-    try:
-        with closing(Index(layout.index_dir).open(create=False)) as index:
-            documents: int | None = index.doc_count()
-    except IndexOutdated:
-        documents = None
     figures = {"database": str(layout.root), "photos_indexed": store_stats.photos_indexed,
                "photos_failed": store_stats.photos_failed, "words": store_stats.words,
                "index_documents": documents, "schema_revision": store_stats.revision,
-               "index_schema_version": INDEX_SCHEMA_VERSION, "database_bytes": store_stats.file_bytes,
-               "model_versions": store_stats.model_versions}
+               "database_bytes": store_stats.file_bytes, "model_versions": store_stats.model_versions}
     if json_output:
         print(json.dumps(figures))
         return
     for key, value in figures.items():
-        if key == "index_documents" and value is None:
-            value = "needs `ocrsearch reindex`"
         print(f"{key.replace('_', ' ')}: {value}")
 
 

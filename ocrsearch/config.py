@@ -86,8 +86,8 @@ class SearchConfig:
     max_confusion_candidates: int = 256  # spellings generated per word before looking them up
     max_confusion_variants: int = 32  # of those found in the index, the ones with fewest confusions
     tolerant_phrases: bool = True  # phrases also match through confusions, or with one word misread
-    prefix_min_chars: int = 2  # "b*" would expand to a large share of the vocabulary
-    max_prefix_expansions: int = 200
+    max_phrase_variants: int = 64  # spellings of a phrase searched per band (one per combination of its words' variants)
+    prefix_min_chars: int = 2  # "b*" would match a large share of the vocabulary
     max_query_chars: int = 1000
     max_clauses: int = 32
     default_limit: int = 10
@@ -97,9 +97,6 @@ class SearchConfig:
 class IngestConfig:
     lock_timeout_s: float = 10.0
     workers: int = 1
-    # Index documents are committed together this often (the store is written per photo): searches
-    # running beside an ingest see its photos at most this late
-    index_commit_interval_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -111,10 +108,6 @@ class DbLayout:
     @property
     def sqlite_path(self) -> Path:
         return self.root / "ocrsearch.sqlite3"
-
-    @property
-    def index_dir(self) -> Path:
-        return self.root / "index"
 
     @property
     def lock_path(self) -> Path:

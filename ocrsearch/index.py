@@ -1,39 +1,33 @@
-"""The Whoosh index: one document per photo, derived from the store and rebuildable from it.
+"""The full-text index: an SQLite FTS5 table in the store's own database file.
 
-Fields: `path` (unique id), `content_hash` (to tell stale documents), `text` (tokens of the 1-best
-words, with positions for phrase queries) and `alt` (tokens of alternate readings, ranked lower by
-the searcher). Text is analysed here, once, by `tokenize`; queries use the same function, so the
-index and the queries always agree on what a token is.
+One row of `photo_text` per indexed photo, its rowid the photo's id, with two columns: `text`
+(tokens of the 1-best words, in reading order, for phrase queries) and `alt` (tokens of alternate
+readings, ranked lower by the searcher). The store writes it in the same transaction as the photo's
+words, so the index can never disagree with the store, not even after a crash; `Store.rebuild_index`
+refills it from the stored words.
+
+Why not Whoosh (used before): it builds postings in Python, about 20 microseconds per word of a
+photo, which capped indexing near 250 photos/s; FTS5 does the same in C (bench/index_throughput.py).
+
+Text is tokenized here, once, by `tokenize`; queries use the same function, and the table's
+tokenizer only splits on spaces (it keeps letters, digits, `_` and apostrophes together, and folds
+case as `tokenize` already did), so the index and the queries agree on what a token is.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+import sqlite3
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from whoosh import index as whoosh_index
-from whoosh.analysis import LowercaseFilter, RegexTokenizer
-from whoosh.fields import ID, TEXT, Schema
-from whoosh.scoring import WeightingModel
-from whoosh.searching import Searcher
-from whoosh.system import pack_uint
-from whoosh.writing import CLEAR, IndexWriter
+from ocrsearch.words import open_reader
 
-from ocrsearch.types import PageReading
-
-if TYPE_CHECKING:
-    from ocrsearch.store import Store
-
-INDEX_SCHEMA_VERSION = 1
-VERSION_FILE = "ocrsearch-index.json"
-INDEX_NAME = "photos"
+FTS_TABLE = "photo_text"
+VOCAB_TABLE = "photo_text_vocab"  # fts5vocab 'col': (term, col, doc, cnt), for fuzzy matching
+# remove_diacritics 0: "résumé" and "resume" stay two words, as the recognizer read them. Marks
+# (M*) are token characters because casefold() makes some ("İ" -> "i" + U+0307).
+FTS_TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N* Co M*' tokenchars '''\u2019_'"
 
 # A token is a run of letters/digits, with inner apostrophes kept ("don't"); case is folded.
 TOKEN_PATTERN = r"\w+(?:['’]\w+)*"
@@ -41,130 +35,56 @@ _TOKEN_RE = re.compile(TOKEN_PATTERN)
 
 
 def tokenize(text: str) -> list[str]:
-    return [token.casefold() for token in _TOKEN_RE.findall(text)]
+    # Tokens are cut first and folded after ("İ" folds to "i" + a combining mark, which the
+    # pattern would cut at); one casefold() of them all, joined by spaces, folds as one per token
+    # would (folding never makes a space) at a fraction of the calls
+    tokens = _TOKEN_RE.findall(text)
+    return " ".join(tokens).casefold().split(" ") if tokens else []
 
 
-class IndexOutdated(Exception):
-    """The index on disk was built with another schema version and must be rebuilt from the store."""
+def document_tokens(words: Sequence[str], alternates: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Tokens of a photo's `text` and `alt` columns."""
+    # One pass over the words joined by spaces gives the same tokens as one pass per word (a
+    # token never spans a space) at a fraction of the calls
+    text = tokenize(" ".join(words))
+    # An alternate token already among the photo's 1-best tokens adds nothing a search could
+    # find, yet it was about half of all postings: keep each other alternate token once.
+    best = set(text)
+    alt = [t for t in dict.fromkeys(tokenize(" ".join(alternates))) if t not in best]
+    return text, alt
 
 
-class _TokenField(TEXT):
-    """A TEXT field fed with a list of tokens from `tokenize`.
-
-    Whoosh's analyzer chain builds a Token object per word; doing the counting here instead makes
-    indexing about a third faster, which matters for `reindex` over tens of thousands of photos.
-    """
-
-    def index(self, value: Any, **kwargs: Any):
-        if isinstance(value, str):  # plain text from a caller that did not tokenize
-            value = tokenize(value)
-        positions: dict[str, list[int]] = defaultdict(list)
-        for position, token in enumerate(value):
-            positions[token].append(position)
-        if self.format.__class__.__name__ == "Positions":
-            encode = self.format.encode
-            for token, where in positions.items():
-                yield token.encode("utf-8"), len(where), float(len(where)), encode(where)
-        else:
-            for token, where in positions.items():
-                yield token.encode("utf-8"), len(where), float(len(where)), pack_uint(len(where))
+def document_row(photo_id: int, words: Sequence[str], alternates: Sequence[str] = ()) -> tuple[int, str, str]:
+    """(rowid, text, alt) of a photo's `photo_text` row."""
+    text, alt = document_tokens(words, alternates)
+    return photo_id, " ".join(text), " ".join(alt)
 
 
-def make_schema() -> Schema:
-    analyzer = RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter()
-    return Schema(
-        path=ID(stored=True, unique=True),
-        content_hash=ID(stored=True),
-        text=_TokenField(analyzer=analyzer, phrase=True),
-        alt=_TokenField(analyzer=analyzer, phrase=False),
-    )
-
-
-@dataclass(frozen=True)
-class IndexDoc:
-    path: str
-    content_hash: str
-    words: Sequence[str]  # 1-best texts, in reading order
-    alternates: Sequence[str] = ()
-
-    @classmethod
-    def from_reading(cls, path: str, content_hash: str, reading: PageReading) -> IndexDoc:
-        return cls(path, content_hash, [w.text for w in reading.words],
-                   [alt for w in reading.words for alt, _ in w.alternates])
-
-    def fields(self) -> dict[str, Any]:
-        # One pass over the words joined by spaces gives the same tokens as one pass per word (a
-        # token never spans a space) at a fraction of the calls
-        text = tokenize(" ".join(self.words))
-        # An alternate token already among the photo's 1-best tokens adds nothing a search could
-        # find, yet it was about half of all postings: keep each other alternate token once.
-        best = set(text)
-        alternates = [t for t in dict.fromkeys(tokenize(" ".join(self.alternates))) if t not in best]
-        return {"path": self.path, "content_hash": self.content_hash, "text": text, "alt": alternates}
-
-
-class IndexWriteBatch:
-    """Changes made through one Whoosh writer; see `Index.batch`."""
-
-    def __init__(self, writer: IndexWriter):
-        self._writer = writer
-        self.count = 0
-
-    def put(self, doc: IndexDoc) -> None:
-        """Add or replace the document of `doc.path` (never a duplicate)."""
-        self._writer.update_document(**doc.fields())
-        self.count += 1
-
-    def add_new(self, doc: IndexDoc) -> None:
-        """Add a document whose path is known not to be in the index (skips the delete lookup)."""
-        self._writer.add_document(**doc.fields())
-        self.count += 1
-
-    def delete(self, path: str) -> None:
-        self._writer.delete_by_term("path", path)
+def fts_string(token: str) -> str:
+    """A token as an FTS5 string: user text reaches FTS5 only this way, never as query syntax."""
+    return '"' + token.replace('"', '""') + '"'
 
 
 class Index:
-    """Whoosh index with an explicit lifecycle: `open()`, `batch()` / `search`, `close()`."""
+    """Read side of the index (plain sqlite3, no SQLAlchemy: a cold CLI search pays for imports).
 
-    def __init__(self, directory: Path, *, writer_limit_mb: int = 256, lock_timeout_s: float = 10.0):
-        self.directory = Path(directory)
-        self.writer_limit_mb = writer_limit_mb
-        self.lock_timeout_s = lock_timeout_s
-        self.needs_rebuild = False
-        self._ix: whoosh_index.Index | None = None
-        self._searcher: Searcher | None = None
-        self._weighting: WeightingModel | None = None
+    Lifecycle: `open()`, `match` / `terms` / ..., `close()`. Writes go through the Store.
+    """
 
-    # -- lifecycle ------------------------------------------------------------------------------
+    def __init__(self, sqlite_path: Path):
+        self.sqlite_path = Path(sqlite_path)
+        self._connection: sqlite3.Connection | None = None
 
-    def open(self, *, create: bool = True) -> Index:
-        """Open the index; with create=True make it, or remake it empty when its schema is outdated.
-
-        A remade index sets `needs_rebuild`: the caller refills it from the store (`rebuild`).
-        Without create, a missing or outdated index raises IndexOutdated.
-        """
-        if self._ix is not None:
-            return self
-        exists = whoosh_index.exists_in(str(self.directory), indexname=INDEX_NAME)
-        current = exists and self._stored_version() == INDEX_SCHEMA_VERSION
-        if current:
-            self._ix = whoosh_index.open_dir(str(self.directory), indexname=INDEX_NAME)
-            return self
-        if not create:
-            what = "was built by another version of ocrsearch" if exists else "is missing"
-            raise IndexOutdated(f"{self.directory}: the search index {what}; run `ocrsearch reindex`")
-        self._create()
-        self.needs_rebuild = exists
+    def open(self) -> Index:
+        """Open the database's index; SchemaMismatch when the database needs a migration first."""
+        if self._connection is None:
+            self._connection = open_reader(self.sqlite_path)
         return self
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
-        if self._ix is not None:
-            self._ix.close()
-            self._ix = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def __enter__(self) -> Index:
         return self.open()
@@ -173,110 +93,49 @@ class Index:
         self.close()
 
     @property
-    def whoosh(self) -> whoosh_index.Index:
-        if self._ix is None:
+    def connection(self) -> sqlite3.Connection:
+        if self._connection is None:
             raise RuntimeError("index is not open")
-        return self._ix
+        return self._connection
 
-    def _create(self) -> None:
-        if self.directory.exists():
-            ours = (self.directory / VERSION_FILE).exists() or any(self.directory.glob(f"_{INDEX_NAME}_*"))
-            if any(self.directory.iterdir()) and not ours:
-                raise IndexOutdated(f"{self.directory} exists and is not an ocrsearch index; "
-                                    f"refusing to replace it (choose another --db folder)")
-            shutil.rmtree(self.directory)
-        self.directory.mkdir(parents=True)
-        self._ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
-        (self.directory / VERSION_FILE).write_text(json.dumps({"schema_version": INDEX_SCHEMA_VERSION}) + "\n")
+    def generation(self) -> int:
+        """A number that changes whenever another connection (the store) has committed a change."""
+        return self.connection.execute("PRAGMA data_version").fetchone()[0]
 
-    def _stored_version(self) -> int | None:
-        try:
-            return int(json.loads((self.directory / VERSION_FILE).read_text())["schema_version"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+    def match(self, expression: str, limit: int | None = None) -> list[tuple[str, float]]:
+        """(path, BM25 score > 0) of the photos matching an FTS5 expression, best first."""
+        sql = (f"SELECT p.path, -bm25({FTS_TABLE}) FROM {FTS_TABLE} JOIN photos p ON p.id = {FTS_TABLE}.rowid "
+               f"WHERE {FTS_TABLE} MATCH ? ORDER BY rank")
+        if limit is not None:
+            return self.connection.execute(sql + " LIMIT ?", (expression, limit)).fetchall()
+        return self.connection.execute(sql, (expression,)).fetchall()
 
-    # -- writing --------------------------------------------------------------------------------
+    def any_match(self, expression: str) -> bool:
+        return self.connection.execute(f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? LIMIT 1",
+                                       (expression,)).fetchone() is not None
 
-    @contextmanager
-    def batch(self, *, clear: bool = False) -> Iterator[IndexWriteBatch]:
-        """One Whoosh writer: committed when the block ends, cancelled if it raises.
+    def terms(self, prefix: str = "", column: str = "text") -> dict[str, int]:
+        """term -> number of photos with it in `column`, for the terms starting with `prefix`."""
+        sql = f"SELECT term, doc FROM {VOCAB_TABLE} WHERE col = ?"
+        if not prefix:
+            return dict(self.connection.execute(sql, (column,)))
+        # every term starting with the prefix sorts between it and the prefix + the last code point
+        return dict(self.connection.execute(sql + " AND term >= ? AND term < ?", (column, prefix, prefix + "\U0010ffff")))
 
-        With clear=True the commit replaces the whole index at once, so searchers see the old
-        documents until the new ones are complete.
-        """
-        writer = self.whoosh.writer(limitmb=self.writer_limit_mb, timeout=self.lock_timeout_s, delay=0.1)
-        try:
-            yield IndexWriteBatch(writer)
-        except BaseException:
-            writer.cancel()
-            raise
-        if clear:
-            writer.commit(mergetype=CLEAR)
-        else:
-            writer.commit()
-
-    def put(self, doc: IndexDoc) -> None:
-        with self.batch() as batch:
-            batch.put(doc)
-
-    def add_many(self, docs: Iterable[IndexDoc], *, new: bool = False) -> int:
-        """Add documents through one writer; new=True when none of the paths can be in the index yet."""
-        with self.batch() as batch:
-            for doc in docs:
-                batch.add_new(doc) if new else batch.put(doc)
-        return batch.count
-
-    def remove(self, paths: Iterable[str]) -> None:
-        with self.batch() as batch:
-            for path in paths:
-                batch.delete(path)
-
-    def rebuild(self, store: Store) -> int:
-        """Replace every document with what the store holds; returns the number of documents."""
-        with self.batch(clear=True) as batch:
-            for texts in store.iter_photo_texts():
-                for t in texts:
-                    batch.add_new(IndexDoc(t.path, t.content_hash, t.words, t.alternates))
-        self.needs_rebuild = False
-        return batch.count
-
-    def reconcile(self, store: Store) -> tuple[int, int]:
-        """Make the index agree with the store after a crash between the two writes.
-
-        Returns (documents added or refreshed, documents deleted).
-        """
-        stored = store.indexed_hashes()
-        indexed = self.hashes()
-        stale = [path for path, content_hash in stored.items() if indexed.get(path) != content_hash]
-        orphans = [path for path in indexed if path not in stored]
-        if not stale and not orphans:
-            return 0, 0
-        with self.batch() as batch:
-            for path in orphans:
-                batch.delete(path)
-            for texts in store.iter_photo_texts(stale):
-                for t in texts:
-                    batch.put(IndexDoc(t.path, t.content_hash, t.words, t.alternates))
-        return len(stale), len(orphans)
-
-    # -- reading --------------------------------------------------------------------------------
-
-    def searcher(self, weighting: WeightingModel | None = None) -> Searcher:
-        """A searcher kept open between queries and refreshed when the index has changed."""
-        if self._searcher is not None and weighting is self._weighting:
-            self._searcher = self._searcher.refresh()
-            return self._searcher
-        if self._searcher is not None:
-            self._searcher.close()
-        kwargs = {"weighting": weighting} if weighting is not None else {}
-        self._searcher = self.whoosh.searcher(**kwargs)
-        self._weighting = weighting
-        return self._searcher
-
-    def hashes(self) -> dict[str, str]:
-        """path -> content hash of every document."""
-        with self.whoosh.searcher() as s:
-            return {fields["path"]: fields.get("content_hash", "") for fields in s.all_stored_fields()}
+    def doc_frequencies(self, terms: Iterable[str], column: str = "text") -> dict[str, int]:
+        """term -> number of photos with it in `column`, for those of the terms that are indexed."""
+        found = {}
+        for term in terms:
+            row = self.connection.execute(f"SELECT doc FROM {VOCAB_TABLE} WHERE col = ? AND term = ?",
+                                          (column, term)).fetchone()
+            if row is not None:
+                found[term] = row[0]
+        return found
 
     def doc_count(self) -> int:
-        return self.whoosh.doc_count()
+        return self.connection.execute(f"SELECT count(*) FROM {FTS_TABLE}").fetchone()[0]
+
+    def hashes(self) -> dict[str, str]:
+        """path -> content hash of every indexed photo."""
+        return dict(self.connection.execute(f"SELECT p.path, coalesce(p.content_hash, '') FROM {FTS_TABLE} "
+                                            f"JOIN photos p ON p.id = {FTS_TABLE}.rowid"))

@@ -1,10 +1,9 @@
 """Ingest: photo files -> store -> index, incremental, resumable and safe against a second process.
 
-Order of writes for each photo: the store commits the photo and its words in one transaction, then
-the index document is replaced (index commits are grouped, a few seconds apart). A crash between
-the two leaves the store ahead of the index; the next ingest starts by reconciling the index with
-the store, so every photo ends up indexed exactly once. One writer at a time: DIR/ingest.lock is
-held for the whole run.
+Each photo is written in one transaction: the photo, its words and its full-text index row. A crash
+leaves each photo either fully stored and indexed or not there at all, and the next ingest reads
+the photos that are not there, so every photo ends up indexed exactly once. One writer at a time:
+DIR/ingest.lock is held for the whole run.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from filelock import FileLock, Timeout
 
 from ocrsearch.config import DbLayout, IngestConfig
 from ocrsearch.imageio import file_sha256, is_candidate
-from ocrsearch.index import Index, IndexDoc
 from ocrsearch.models import PHOTO_STATUS_INDEXED
 from ocrsearch.pipeline import PhotoResult, ReaderFactory, read_photo_files
 from ocrsearch.store import PhotoInput, Store
@@ -36,7 +34,6 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     pruned: list[str] = field(default_factory=list)
-    repaired: int = 0  # index documents fixed up from the store before the run
     seconds: float = 0.0
 
     @property
@@ -47,8 +44,6 @@ class IngestReport:
         parts = [f"indexed {len(self.indexed)}", f"unchanged {len(self.unchanged)}", f"failed {len(self.failed)}"]
         if self.pruned:
             parts.append(f"pruned {len(self.pruned)}")
-        if self.repaired:
-            parts.append(f"repaired {self.repaired} index entries")
         return ", ".join(parts) + f" ({self.seconds:.1f} s)"
 
 
@@ -107,12 +102,7 @@ def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFac
     report = IngestReport()
     files, missing = collect_photos(paths)
     report.failed.extend(missing)
-    with write_lock(layout, config.lock_timeout_s), Store(layout.sqlite_path) as store, Index(layout.index_dir) as index:
-        if index.needs_rebuild:
-            report.repaired = index.rebuild(store)
-        else:
-            report.repaired = sum(index.reconcile(store))
-
+    with write_lock(layout, config.lock_timeout_s), Store(layout.sqlite_path) as store:
         states = store.states()
         todo: list[str] = []
         for path in files:
@@ -132,56 +122,25 @@ def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFac
 
         if on_start is not None:
             on_start(len(todo))
-        pending = _PendingIndexDocs(index, config.index_commit_interval_s)
-        try:
-            for result in read_photo_files(todo, make_reader, config.workers):
-                if result.reading is not None and result.sha256 is not None:
-                    store.put_reading(PhotoInput(result.path, result.sha256, result.size or 0, result.reading,
-                                                 result.model_version))
-                    pending.add(IndexDoc.from_reading(result.path, result.sha256, result.reading))
-                    report.indexed.append(result.path)
-                else:
-                    reason = result.error or "unknown error"
-                    store.put_failure(result.path, result.sha256, result.size, reason)
-                    report.failed.append((result.path, reason))
-                if on_photo is not None:
-                    on_photo(result)
-        finally:
-            pending.commit()
+        for result in read_photo_files(todo, make_reader, config.workers):
+            if result.reading is not None and result.sha256 is not None:
+                store.put_reading(PhotoInput(result.path, result.sha256, result.size or 0, result.reading,
+                                             result.model_version))
+                report.indexed.append(result.path)
+            else:
+                reason = result.error or "unknown error"
+                store.put_failure(result.path, result.sha256, result.size, reason)
+                report.failed.append((result.path, reason))
+            if on_photo is not None:
+                on_photo(result)
 
         if prune:
-            report.pruned = _prune(store, index, paths)
+            report.pruned = _prune(store, paths)
     report.seconds = time.perf_counter() - started
     return report
 
 
-class _PendingIndexDocs:
-    """Index documents of stored photos, committed to the index together every `interval_s`.
-
-    A Whoosh commit costs tens of milliseconds and more as the index grows, so one per photo would
-    cost more than everything else outside the models. The store is written first, photo by photo:
-    documents still pending when the process dies are added by the next ingest's reconcile.
-    """
-
-    def __init__(self, index: Index, interval_s: float):
-        self.index = index
-        self.interval_s = interval_s
-        self.docs: list[IndexDoc] = []
-        self.last_commit = time.monotonic()
-
-    def add(self, doc: IndexDoc) -> None:
-        self.docs.append(doc)
-        if time.monotonic() - self.last_commit >= self.interval_s:
-            self.commit()
-
-    def commit(self) -> None:
-        if self.docs:
-            self.index.add_many(self.docs)
-            self.docs = []
-        self.last_commit = time.monotonic()
-
-
-def _prune(store: Store, index: Index, paths: Sequence[str | Path]) -> list[str]:
+def _prune(store: Store, paths: Sequence[str | Path]) -> list[str]:
     """Forget photos under the given folders (or named files) whose files are gone."""
     candidates: set[str] = set()
     for given in paths:
@@ -191,16 +150,12 @@ def _prune(store: Store, index: Index, paths: Sequence[str | Path]) -> list[str]
         else:
             candidates.add(path)
     gone = sorted(p for p in candidates if not os.path.exists(p))
-    removed = store.remove(gone)
-    if removed:
-        index.remove(removed)
-    return removed
+    return store.remove(gone)
 
 
 def remove_photos(paths: Sequence[str | Path], layout: DbLayout, config: IngestConfig = IngestConfig()) -> tuple[list[str], list[str]]:
     """Forget photos (a folder means every photo under it). Returns (removed, not found)."""
-    with write_lock(layout, config.lock_timeout_s), Store(layout.sqlite_path, create=False) as store, \
-            Index(layout.index_dir) as index:
+    with write_lock(layout, config.lock_timeout_s), Store(layout.sqlite_path, create=False) as store:
         removed: list[str] = []
         not_found: list[str] = []
         for given in paths:
@@ -208,7 +163,6 @@ def remove_photos(paths: Sequence[str | Path], layout: DbLayout, config: IngestC
             # the photo, or every photo under it as a folder (which may no longer exist on disk)
             gone = store.remove([path, *store.paths_under(path)])
             if gone:
-                index.remove(gone)
                 removed.extend(gone)
             else:
                 not_found.append(str(given))
@@ -217,6 +171,5 @@ def remove_photos(paths: Sequence[str | Path], layout: DbLayout, config: IngestC
 
 def reindex(layout: DbLayout, config: IngestConfig = IngestConfig()) -> int:
     """Rebuild the whole index from the store; returns the number of photos indexed."""
-    with write_lock(layout, config.lock_timeout_s), Store(layout.sqlite_path, create=False) as store, \
-            Index(layout.index_dir) as index:
-        return index.rebuild(store)
+    with write_lock(layout, config.lock_timeout_s), Store(layout.sqlite_path, create=False) as store:
+        return store.rebuild_index()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 PHOTO_STATUS_INDEXED = "indexed"
@@ -31,26 +31,26 @@ class PhotoRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
-    words: Mapped[list[WordRow]] = relationship(back_populates="photo", cascade="all, delete-orphan",
-                                                passive_deletes=True, order_by="WordRow.id")
+    words: Mapped[PhotoWordsRow | None] = relationship(back_populates="photo", cascade="all, delete-orphan",
+                                                       passive_deletes=True)
 
 
-class WordRow(Base):
-    __tablename__ = "words"
-    __table_args__ = (Index("ix_words_photo_id", "photo_id"),)
+class PhotoWordsRow(Base):
+    """All the words of one photo in one row (see ocrsearch/words.py for the packing and why).
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE", name="fk_words_photo_id"),
-                                          nullable=False)
-    text: Mapped[str] = mapped_column(Text, nullable=False)
-    confidence: Mapped[float] = mapped_column(Float, nullable=False)
-    x0: Mapped[int] = mapped_column(Integer, nullable=False)
-    y0: Mapped[int] = mapped_column(Integer, nullable=False)
-    x1: Mapped[int] = mapped_column(Integer, nullable=False)
-    y1: Mapped[int] = mapped_column(Integer, nullable=False)
-    # JSON text: [[x, y] x 4] and [{"text": str, "confidence": float}, ...]. Stored as text we encode
-    # ourselves because the bulk path writes hundreds of thousands of rows per second.
-    quad: Mapped[str] = mapped_column(Text, nullable=False)
-    alternates: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    The full-text index is the FTS5 table `photo_text` (rowid = photos.id), created by the
+    migrations with raw SQL: SQLAlchemy has no model for virtual tables.
+    """
+
+    __tablename__ = "photo_words"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE", name="fk_photo_words_photo_id"),
+                                          primary_key=True)
+    word_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    texts: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of the 1-best texts, in reading order
+    confidences: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float64 little-endian, one per word
+    boxes: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # int32 x0 y0 x1 y1 per word
+    quads: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float64 x y of 4 corners per word
+    alternates: Mapped[str] = mapped_column(Text, nullable=False)  # JSON [[word index, [[text, confidence], ...]], ...]
 
     photo: Mapped[PhotoRow] = relationship(back_populates="words")

@@ -1,9 +1,9 @@
-"""Queries: user text -> clauses -> a Whoosh query -> ranked photos -> matched words from the store.
+"""Queries: user text -> clauses -> FTS5 expressions, one per band -> ranked photos -> matched words.
 
-User text never reaches Whoosh's query parser. It is cut into clauses here (words, `prefix*`,
-`"quoted phrases"`), each clause becomes a Whoosh query built from tokens, so quotes, colons,
-brackets, wildcards or 10,000 characters of noise can only ever produce fewer clauses, never a
-syntax error.
+User text never reaches FTS5's query syntax as such. It is cut into clauses here (words, `prefix*`,
+`"quoted phrases"`), each clause becomes FTS5 expressions built from tokens, every token quoted as
+an FTS5 string, so quotes, colons, brackets, wildcards or 10,000 characters of noise can only ever
+produce fewer clauses, never a syntax error.
 
 Ranking (see SearchConfig): each clause scores in a band, exact > OCR confusion > fuzzy >
 alternate reading, and the clause scores add up, so photos that match more of the query come
@@ -20,20 +20,17 @@ for the misread one).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal, Protocol
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
-from whoosh import query as wq
-from whoosh.matching import NullMatcher, ReadTooFar, UnionMatcher, WrappingMatcher
-from whoosh.scoring import BM25F, BM25FScorer
-from whoosh.searching import Searcher
 
 from ocrsearch.config import SearchConfig
-from ocrsearch.index import Index, tokenize
+from ocrsearch.index import Index, fts_string, tokenize
 from ocrsearch.words import StoredWord
 
 ClauseKind = Literal["term", "prefix", "phrase"]
@@ -159,151 +156,67 @@ def confusion_variants(token: str, config: SearchConfig) -> list[str]:
     return found
 
 
-class TieredBM25(BM25F):
-    """BM25 squashed into [1, 1 + tie_break): the query boost sets the band, BM25 the order inside it."""
-
-    def __init__(self, tie_break: float):
-        super().__init__()
-        self.tie_break = tie_break
-
-    def scorer(self, searcher, fieldname, text, qf=1):
-        return _TieredScorer(searcher, fieldname, text, self.B, self.K1, qf, self.tie_break)
+def band_score(points: float, bm25: float, tie_break: float) -> float:
+    """A score in [points, points * (1 + tie_break)): the band sets the points, BM25 the order inside it."""
+    return points * (1.0 + tie_break * bm25 / (bm25 + 1.0))
 
 
-class _TieredScorer(BM25FScorer):
-    def __init__(self, searcher, fieldname, text, B, K1, qf, tie_break):
-        self.tie_break = tie_break  # set first: the base initializer calls _score
-        super().__init__(searcher, fieldname, text, B, K1, qf=qf)
+@dataclass(frozen=True)
+class Band:
+    """One band of a clause: a photo matching any of its FTS5 expressions scores `points` plus the
+    BM25 of its best expression (the best, not the sum: a photo with two different misspellings of
+    a word is no better a match than a photo with one).
 
-    def _score(self, weight, length):
-        bm25 = super()._score(weight, length)
-        return 1.0 + self.tie_break * bm25 / (bm25 + 1.0)
-
-
-class BestOf(wq.CompoundQuery):
-    """Matches what any subquery matches and scores a document with its best subquery.
-
-    Whoosh has DisjunctionMax for this, but its matcher takes the max over sub-matchers that sit
-    on other documents, so a photo could take the score of another photo's exact match.
+    fallback: searched only when no better band of the clause matched any photo.
+    verify: FTS5 cannot say it all (NEAR ignores word order), so each candidate photo is checked
+    against its stored words.
     """
 
-    JOINT = " | "
-
-    def _matcher(self, subs, searcher, context):
-        return self._tree_matcher(subs, _BestOfMatcher, searcher, context, None)
-
-
-class _BestOfMatcher(UnionMatcher):
-    """Union of two matchers scoring each document with the better of the two.
-
-    Supports Whoosh's block-quality skipping: with max instead of sum, a sub-matcher whose best
-    possible score cannot reach the top N can be dropped or skipped on its own.
-    """
-
-    def copy(self):
-        return self.__class__(self.a.copy(), self.b.copy())
-
-    def _active(self):
-        return [m for m in (self.a, self.b) if m.is_active()]
-
-    def max_quality(self):
-        return max((m.max_quality() for m in self._active()), default=0.0)
-
-    def block_quality(self):
-        return max((m.block_quality() for m in self._active()), default=0.0)
-
-    def replace(self, minquality=0):
-        a, b = self.a, self.b
-        if minquality:  # a side that can never reach minquality cannot lift any document into the top N
-            a = a if a.is_active() and a.max_quality() >= minquality else NullMatcher()
-            b = b if b.is_active() and b.max_quality() >= minquality else NullMatcher()
-        if not (a.is_active() or b.is_active()):
-            return NullMatcher()
-        if not a.is_active():
-            return b.replace(minquality)
-        if not b.is_active():
-            return a.replace(minquality)
-        a, b = a.replace(minquality), b.replace(minquality)
-        if not (a.is_active() and b.is_active()):
-            return a if a.is_active() else b
-        if a is self.a and b is self.b:
-            self._id = None
-            return self
-        return self.__class__(a, b)
-
-    def skip_to_quality(self, minquality):
-        self._id = None
-        if not self.is_active():
-            raise ReadTooFar
-        skipped = 0
-        for m in (self.a, self.b):
-            if m.is_active() and m.block_quality() <= minquality:
-                skipped += m.skip_to_quality(minquality)
-        return skipped
-
-    def _current(self):
-        a, b = self.a, self.b
-        if not a.is_active():
-            return [b]
-        if not b.is_active():
-            return [a]
-        a_id, b_id = a.id(), b.id()
-        if a_id == b_id:
-            return [a, b]
-        return [a] if a_id < b_id else [b]
-
-    def score(self):
-        return max(m.score() for m in self._current())
-
-    def weight(self):
-        return max(m.weight() for m in self._current())
+    points: float
+    expressions: tuple[str, ...]
+    fallback: bool = False
+    verify: bool = False
 
 
 class FuzzyLexicon:
     """Fuzzy variants of query tokens among the indexed 1-best tokens.
 
-    Whoosh's terms_within computes edit distances in Python, one term at a time, for every term
-    sharing the prefix (~30 ms over a 50,000-word vocabulary); here the terms of a prefix are read
-    once per index generation and compared in C by rapidfuzz.
+    The terms of a prefix are read from the index's vocabulary once per index generation and
+    compared in C by rapidfuzz.
     """
 
-    def __init__(self, reader, config: SearchConfig):
-        self.reader = reader
+    def __init__(self, index: Index, config: SearchConfig):
+        self.index = index
         self.config = config
-        self._terms_by_prefix: dict[str, list[str]] = {}
-        self._all_terms: set[str] | None = None  # the whole vocabulary, once load_all() ran
-        self._known: dict[str, bool] = {}  # lookups made without it
+        self._terms_by_prefix: dict[str, dict[str, int]] = {}  # prefix -> term -> photos with it
+        self._all_terms: dict[str, int] | None = None  # the whole vocabulary, once load_all() ran
+        self._known: dict[str, int | None] = {}  # lookups made without it
 
-    def _terms(self, prefix: str) -> list[str]:
+    def _terms(self, prefix: str) -> dict[str, int]:
         terms = self._terms_by_prefix.get(prefix)
         if terms is None:
-            terms = [t.decode("utf-8") if isinstance(t, bytes) else t for t in self.reader.expand_prefix("text", prefix)]
-            self._terms_by_prefix[prefix] = terms
+            terms = self._terms_by_prefix[prefix] = self.index.terms(prefix)
         return terms
 
     def load_all(self) -> None:
         """Read the whole vocabulary now (one pass), so that no later query pays for its prefix."""
-        by_prefix: dict[str, set[str]] = {}
+        self._all_terms = self.index.terms()
+        by_prefix: dict[str, dict[str, int]] = {}
         n = self.config.fuzzy_prefix
-        for leaf, _ in self.reader.leaf_readers():
-            for term in leaf.lexicon("text"):
-                term = term.decode("utf-8") if isinstance(term, bytes) else term
-                by_prefix.setdefault(term[:n], set()).add(term)
-        self._terms_by_prefix = {prefix: sorted(terms) for prefix, terms in by_prefix.items()}
-        self._all_terms = set().union(*by_prefix.values()) if by_prefix else set()
+        for term, frequency in self._all_terms.items():
+            by_prefix.setdefault(term[:n], {})[term] = frequency
+        self._terms_by_prefix = by_prefix
 
     def existing(self, terms: Iterable[str]) -> list[str]:
         """The given tokens that occur in the 1-best text of some photo, in the given order."""
         if self._all_terms is not None:
             return [t for t in terms if t in self._all_terms]
-        found = []
-        for term in terms:
-            known = self._known.get(term)
-            if known is None:
-                known = self._known[term] = ("text", term) in self.reader
-            if known:
-                found.append(term)
-        return found
+        terms = list(terms)
+        unknown = [t for t in terms if t not in self._known]
+        if unknown:
+            found = self.index.doc_frequencies(unknown)
+            self._known.update({t: found.get(t) for t in unknown})
+        return [t for t in terms if self._known[t] is not None]
 
     def confusions(self, token: str) -> list[str]:
         """Indexed tokens that differ from `token` by OCR confusions only, fewest confusions first."""
@@ -312,151 +225,83 @@ class FuzzyLexicon:
     def variants(self, token: str, maxdist: int) -> list[str]:
         """Indexed tokens within `maxdist` edits of `token` (the token itself excluded)."""
         candidates = self._terms(token[:self.config.fuzzy_prefix])
-        found = process.extract(token, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=maxdist,
+        found = process.extract(token, list(candidates), scorer=DamerauLevenshtein.distance, score_cutoff=maxdist,
                                 limit=None)
         variants = sorted((distance, term) for term, distance, _ in found if term != token)
         if len(variants) > self.config.max_fuzzy_variants:
-            variants.sort(key=lambda dv: (dv[0], -self.reader.doc_frequency("text", dv[1]), dv[1]))
+            variants.sort(key=lambda dv: (dv[0], -candidates[dv[1]], dv[1]))
             variants = variants[:self.config.max_fuzzy_variants]
         return sorted(term for _, term in variants)
 
 
-def prefix_expansions(reader, fieldname: str, prefix: str, config: SearchConfig) -> list[str]:
-    """Indexed tokens that start with `prefix`; the most frequent ones when there are too many."""
-    terms = [t.decode("utf-8") if isinstance(t, bytes) else t for t in reader.expand_prefix(fieldname, prefix)]
-    if len(terms) > config.max_prefix_expansions:
-        terms.sort(key=lambda t: (-reader.doc_frequency(fieldname, t), t))
-        terms = terms[:config.max_prefix_expansions]
-    return terms
+def clause_bands(clause: Clause, lexicon: FuzzyLexicon, config: SearchConfig) -> Iterator[Band]:
+    """The bands of a clause, best first. Lazily: the lower bands look their variants up in the
+    lexicon, which a query whose exact band fills the page never needs."""
+    if clause.kind == "prefix":
+        start = fts_string(clause.tokens[0]) + "*"
+        yield Band(config.exact_points, (f"text : {start}",))
+        yield Band(config.alternate_points, (f"alt : {start}",))
+        return
+    if clause.kind == "phrase":
+        yield from _phrase_bands(clause.tokens, lexicon, config)
+        return
+    token = clause.tokens[0]
+    yield Band(config.exact_points, _each("text", [fts_string(token)]))
+    confused = lexicon.confusions(token)
+    if confused:
+        yield Band(config.confusion_points, _each("text", [fts_string(t) for t in confused]))
+    maxdist = fuzzy_distance(token, config) if config.fuzzy else 0
+    near = [t for t in lexicon.variants(token, maxdist) if t not in confused] if maxdist else []
+    if near:
+        yield Band(config.fuzzy_points, _each("text", [fts_string(t) for t in near]))
+    yield Band(config.alternate_points, _each("alt", [fts_string(token)]))
 
 
-Bands = Literal["all", "exact", "below_exact", "misread"]
-
-
-def build_whoosh_query(parsed: ParsedQuery, reader, config: SearchConfig, lexicon: FuzzyLexicon | None = None,
-                       searcher: Searcher | None = None, bands: Bands = "all") -> wq.Query:
-    """The Whoosh query of the parsed clauses.
-
-    bands: "all", or for one-clause queries searched a band at a time (PhotoSearcher.search):
-    "exact", everything "below_exact" but a phrase's misread-word band, or that "misread" band
-    alone. With "all", a phrase gets its misread-word band only when neither the phrase nor its
-    confusions match any photo, which takes the searcher to tell (without one: always).
-    """
-    exact, confusion = config.exact_points, config.confusion_points
-    fuzzy, alternate = config.fuzzy_points, config.alternate_points
-    lexicon = lexicon or FuzzyLexicon(reader, config)
-    subqueries: list[wq.Query] = []
-    for clause in parsed.clauses:
-        if clause.kind == "term":
-            token = clause.tokens[0]
-            options: list[wq.Query] = []
-            if bands in ("all", "exact"):
-                options.append(wq.Term("text", token, boost=exact))
-            if bands in ("all", "below_exact"):
-                options.append(wq.Term("alt", token, boost=alternate))
-                confused = lexicon.confusions(token)
-                options += [wq.Term("text", v, boost=confusion) for v in confused]
-                maxdist = fuzzy_distance(token, config) if config.fuzzy else 0
-                if maxdist:
-                    options += [wq.Term("text", v, boost=fuzzy) for v in lexicon.variants(token, maxdist)
-                                if v not in confused]
-            subqueries.append(_best_of(options))
-        elif clause.kind == "prefix":
-            prefix = clause.tokens[0]
-            options = [wq.Term("text", t, boost=exact) for t in prefix_expansions(reader, "text", prefix, config)]
-            options += [wq.Term("alt", t, boost=alternate) for t in prefix_expansions(reader, "alt", prefix, config)]
-            subqueries.append(_best_of(options))
-        else:
-            subqueries.append(_phrase_query(clause.tokens, lexicon, config, searcher, bands))
-    if len(subqueries) == 1:
-        return subqueries[0]
-    return wq.Or(subqueries)
-
-
-def _best_of(options: list[wq.Query]) -> wq.Query:
-    if not options:
-        return wq.NullQuery
-    return options[0] if len(options) == 1 else BestOf(options)
-
-
-def _phrase_query(tokens: tuple[str, ...], lexicon: FuzzyLexicon, config: SearchConfig,
-                  searcher: Searcher | None = None, bands: Bands = "all") -> wq.Query:
-    """A phrase in three bands: exact; each word exact or through confusions; one word misread
-    (see build_whoosh_query for which are included).
-
-    A phrase scores the sum of its words' scores, so each word's boost is the band's points divided
-    by the number of words that must match: the phrase counts as one clause.
-    """
+def _phrase_bands(tokens: tuple[str, ...], lexicon: FuzzyLexicon, config: SearchConfig) -> Iterator[Band]:
+    """A phrase in three bands: exact; each word exact or through confusions; and, as a fallback,
+    one word misread (the others in order, with room for one word where it was)."""
+    yield Band(config.exact_points, _each("text", [_phrase(tokens)]))
+    if not config.tolerant_phrases:
+        return
+    options = [(t, *lexicon.confusions(t)) for t in tokens]
+    confused = _spellings(options, config.max_phrase_variants + 1)[1:]  # the first one is the phrase itself
+    if confused:
+        yield Band(config.confusion_points, _each("text", [_phrase(p) for p in confused]))
     n = len(tokens)
-    exact = SpanChecked(wq.Phrase("text", list(tokens), boost=config.exact_points / n))
-    if bands == "exact" or not config.tolerant_phrases:
-        return exact if bands in ("all", "exact") else wq.NullQuery
-    confused = [lexicon.confusions(t) for t in tokens]
-
-    def word(i: int, points: float) -> wq.Query:
-        return _best_of([wq.Term("text", t, boost=points) for t in (tokens[i], *confused[i])])
-
-    tiers: list[wq.Query] = [exact] if bands == "all" else []
-    if bands in ("all", "below_exact") and any(confused):
-        tiers.append(_sequence([word(i, config.confusion_points / n) for i in range(n)]))
-    if bands == "below_exact" or (bands == "all" and searcher is not None
-                                  and any(_matches_any(searcher, tier) for tier in tiers)):
-        return _best_of(tiers)
     if n >= 3:
-        # one word misread anyhow: the others in order, with room for one word where it was
-        points = config.fuzzy_points / (n - 1)
+        parts = []
         for k in range(n):
-            before = [word(i, points) for i in range(k)]
-            after = [word(i, points) for i in range(k + 1, n)]
-            if before and after:
-                tiers.append(_sequence([_sequence(before), _sequence(after)], slop=2))
+            before = _spellings(options[:k], config.max_phrase_variants)
+            after = _spellings(options[k + 1:], config.max_phrase_variants)
+            if before[0] and after[0]:
+                parts += [f"NEAR({_phrase(b)} {_phrase(a)}, 1)" for b in before for a in after][:config.max_phrase_variants]
             else:
-                tiers.append(_sequence(before or after))
-    else:
-        # two words: the misread one must still be near it (a confusion or a near spelling)
-        points = config.fuzzy_points / n
-        for k in range(n):
-            maxdist = fuzzy_distance(tokens[k], config) if config.fuzzy else 0
-            near = lexicon.variants(tokens[k], maxdist) if maxdist else []
-            loose = list(dict.fromkeys([*confused[k], *near]))
-            if loose:
-                misread = _best_of([wq.Term("text", t, boost=points) for t in loose])
-                tiers.append(_sequence([word(i, points) if i != k else misread for i in range(n)]))
-    return _best_of(tiers)
+                parts += [_phrase(p) for p in before if p] + [_phrase(p) for p in after if p]
+        # NEAR allows either order: candidates are checked against the stored words
+        yield Band(config.fuzzy_points, _each("text", parts), fallback=True, verify=True)
+        return
+    parts = []
+    for k in range(n):  # two words: the misread one must still be near (a confusion or a near spelling)
+        maxdist = fuzzy_distance(tokens[k], config) if config.fuzzy else 0
+        loose = list(dict.fromkeys([*options[k][1:], *(lexicon.variants(tokens[k], maxdist) if maxdist else [])]))
+        if loose:
+            parts += [_phrase(p) for p in _spellings([*options[:k], tuple(loose), *options[k + 1:]],
+                                                     config.max_phrase_variants)]
+    if parts:
+        yield Band(config.fuzzy_points, _each("text", parts), fallback=True)
 
 
-def _matches_any(searcher: Searcher, query: wq.Query) -> bool:
-    """Whether some photo matches (stops at the first one found)."""
-    for leaf, _ in searcher.leaf_searchers():
-        if query.matcher(leaf, leaf.boolean_context()).is_active():
-            return True
-    return False
+def _spellings(options: Sequence[Sequence[str]], cap: int) -> list[tuple[str, ...]]:
+    """Sequences taking one spelling per position, the first spellings first, at most `cap`."""
+    return list(itertools.islice(itertools.product(*options), cap))
 
 
-def _sequence(parts: list[wq.Query], slop: int = 1) -> wq.Query:
-    return parts[0] if len(parts) == 1 else SpanChecked(wq.Sequence(parts, slop=slop))
+def _phrase(tokens: Sequence[str]) -> str:
+    return fts_string(" ".join(tokens))
 
 
-class SpanChecked(wq.WrappingQuery):
-    """A phrase or sequence query whose matcher never skips by block quality.
-
-    Whoosh's span matchers (Phrase, Sequence) inherit a skip_to_quality that moves their
-    intersection of words to a better block without checking the positions there, so a photo with
-    the words apart could be reported as a phrase match. Turning quality skipping off for the
-    query costs little: phrases already read the positions of every photo that has all the words.
-    """
-
-    def matcher(self, searcher, context=None):
-        m = self.child.matcher(searcher, context)
-        return _NoQualitySkip(m) if m.is_active() else m
-
-
-class _NoQualitySkip(WrappingMatcher):
-    def _replacement(self, newchild):
-        return self.__class__(newchild)
-
-    def supports_block_quality(self):
-        return False
+def _each(column: str, expressions: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f"{column} : {e}" for e in dict.fromkeys(expressions))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -643,14 +488,14 @@ class PhotoSearcher:
         self.store = store
         self.index = index
         self.config = config
-        self._weighting = TieredBM25(config.tie_break)
         self._lexicon: FuzzyLexicon | None = None
-        self._lexicon_searcher = None
+        self._generation: int | None = None
 
-    def _current_lexicon(self, searcher) -> FuzzyLexicon:
-        if self._lexicon is None or self._lexicon_searcher is not searcher:  # new, or the index changed
-            self._lexicon = FuzzyLexicon(searcher.reader(), self.config)
-            self._lexicon_searcher = searcher
+    def _current_lexicon(self) -> FuzzyLexicon:
+        generation = self.index.generation()
+        if self._lexicon is None or generation != self._generation:  # new, or the index changed
+            self._lexicon = FuzzyLexicon(self.index, self.config)
+            self._generation = generation
         return self._lexicon
 
     def warm(self) -> None:
@@ -659,36 +504,67 @@ class PhotoSearcher:
         For long-running processes; a one-off CLI search is faster without it, since it only needs
         the words that share its query's first letter.
         """
-        self._current_lexicon(self.index.searcher(self._weighting)).load_all()
+        self._current_lexicon().load_all()
 
     def search(self, text: str, limit: int | None = None) -> SearchResult:
         parsed = parse_query(text, self.config)
         if parsed.empty:
             return SearchResult(parsed, [])
         limit = limit or self.config.default_limit
-        searcher = self.index.searcher(self._weighting)
-        reader, lexicon = searcher.reader(), self._current_lexicon(searcher)
-
-        def ranked_by(bands: Bands, limit: int = limit, with_searcher: bool = False) -> list[tuple[str, float]]:
-            query = build_whoosh_query(parsed, reader, self.config, lexicon, searcher if with_searcher else None, bands)
-            if query is wq.NullQuery:
-                return []
-            return [(hit["path"], hit.score) for hit in searcher.search(query, limit=limit)]
-
-        if len(parsed.clauses) == 1 and parsed.clauses[0].kind != "prefix":
-            # One clause: its bands never overlap, so the exact band's photos come first, in their
-            # order, whatever else matches. Search it alone first: when it fills the page, the
-            # lower bands and their many variant terms need not be searched at all; else they are
-            # searched without it, and their photos follow (a photo of both keeps its exact score).
-            ranked = ranked_by("exact")
-            if len(ranked) < limit:
-                seen = {path for path, _ in ranked}
-                below = ranked_by("below_exact", limit + len(ranked))
-                if not ranked and not below and parsed.clauses[0].kind == "phrase":
-                    below = ranked_by("misread")
-                ranked += [(path, score) for path, score in below if path not in seen][:limit - len(ranked)]
+        if len(parsed.clauses) == 1:
+            ranked = self.rank_by_band(parsed.clauses[0], limit)
         else:
-            ranked = ranked_by("all", with_searcher=True)
+            ranked = self.rank(parsed.clauses, limit)
         words = self.store.words_by_path([path for path, _ in ranked])
         hits = [SearchHit(path, score, find_matches(parsed, words.get(path, []), self.config)) for path, score in ranked]
         return SearchResult(parsed, hits)
+
+    def rank(self, clauses: Sequence[Clause], limit: int) -> list[tuple[str, float]]:
+        """(path, score) of the best photos: a clause scores its best band, and clause scores add up,
+        so photos that match more of the query come first."""
+        lexicon = self._current_lexicon()
+        scores: dict[str, float] = {}
+        for clause in clauses:
+            best: dict[str, float] = {}
+            for band in clause_bands(clause, lexicon, self.config):
+                if band.fallback and best:
+                    break
+                for path, bm25 in self._band_hits(clause, band):
+                    score = band_score(band.points, bm25, self.config.tie_break)
+                    if score > best.get(path, 0.0):
+                        best[path] = score
+            for path, score in best.items():
+                scores[path] = scores.get(path, 0.0) + score
+        return sorted(scores.items(), key=lambda ps: (-ps[1], ps[0]))[:limit]
+
+    def rank_by_band(self, clause: Clause, limit: int) -> list[tuple[str, float]]:
+        """`rank` of a one-clause query, a band at a time: bands never overlap, so each band's photos
+        follow those of the bands above, and once the page is full the lower bands (and their many
+        variant terms) need not be searched at all. A photo in two bands keeps the better score."""
+        ranked: list[tuple[str, float]] = []
+        seen: set[str] = set()
+        for band in clause_bands(clause, self._current_lexicon(), self.config):
+            if len(ranked) >= limit or (band.fallback and ranked):
+                break
+            hits = [(path, band_score(band.points, bm25, self.config.tie_break))
+                    for path, bm25 in self._band_hits(clause, band, limit + len(ranked))]
+            for path, score in sorted(hits, key=lambda ps: (-ps[1], ps[0])):
+                if path not in seen:
+                    seen.add(path)
+                    ranked.append((path, score))
+        return ranked[:limit]
+
+    def _band_hits(self, clause: Clause, band: Band, limit: int | None = None) -> list[tuple[str, float]]:
+        """(path, BM25 of its best expression) of the band's photos, best first; with a limit, the
+        best `limit` (each expression's best `limit` hold them all)."""
+        best: dict[str, float] = {}
+        for expression in band.expressions:
+            for path, bm25 in self.index.match(expression, None if band.verify else limit):
+                if bm25 > best.get(path, -1.0):
+                    best[path] = bm25
+        hits = sorted(best.items(), key=lambda pb: (-pb[1], pb[0]))
+        if band.verify:
+            words = self.store.words_by_path(list(best))
+            alone = ParsedQuery((clause,))
+            hits = [(path, bm25) for path, bm25 in hits if find_matches(alone, words.get(path, []), self.config)]
+        return hits[:limit]

@@ -1,12 +1,12 @@
-"""The store: SQLite rows of photos and the words read on them (the source of truth).
+"""The store: SQLite rows of photos and the words read on them (the source of truth), and the index.
 
-The Whoosh index is derived from the store and can always be rebuilt from it. A photo and its words
-are written in one transaction, so a crash leaves either the old words or the new ones.
+A photo, its words and its full-text index row (ocrsearch/index.py) are written in one
+transaction, so a crash leaves either the old words or the new ones, indexed as they are stored.
+The index can also be rebuilt from the stored words (`rebuild_index`).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,21 +17,22 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, s
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
-from ocrsearch.models import PHOTO_STATUS_FAILED, PHOTO_STATUS_INDEXED, PhotoRow, WordRow
+from ocrsearch.index import FTS_TABLE, document_row
+from ocrsearch.models import PHOTO_STATUS_FAILED, PHOTO_STATUS_INDEXED, PhotoRow, PhotoWordsRow
 from ocrsearch.types import PageReading
-from ocrsearch.words import (MMAP_BYTES, SCHEMA_REVISION, StoredWord, decode_alternates, encode_alternates, encode_quad,
-                             fetch_words)
+from ocrsearch.words import MMAP_BYTES, SCHEMA_REVISION, StoredWord, fetch_words, pack_words, unpack_texts
 
 __all__ = ["SCHEMA_REVISION", "ALEMBIC_DIR", "PhotoInput", "PhotoRecord", "PhotoText", "Store", "StoreError",
-           "StoreStats", "StoredWord", "decode_alternates", "encode_alternates", "encode_quad"]
+           "StoreStats", "StoredWord"]
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
 _photos = PhotoRow.__table__
-_words = WordRow.__table__
+_words = PhotoWordsRow.__table__
 _SQL_CHUNK = 500  # ids per IN (...) list, well below SQLite's bound-parameter limit (as in words.py)
-_INSERT_WORD_SQL = ("INSERT INTO words (photo_id, text, confidence, x0, y0, x1, y1, quad, alternates) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_WORDS_SQL = ("INSERT INTO photo_words (photo_id, word_count, texts, confidences, boxes, quads, alternates) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)")
+_INSERT_TEXT_SQL = f"INSERT INTO {FTS_TABLE} (rowid, text, alt) VALUES (?, ?, ?)"
 
 
 class StoreError(Exception):
@@ -210,26 +211,18 @@ class Store:
 
     def iter_photo_texts(self, paths: Collection[str] | None = None, batch_size: int = 1000) -> Iterator[list[PhotoText]]:
         """Batches of (path, hash, words, alternates) of indexed photos, for building the index."""
-        query = (select(_photos.c.id, _photos.c.path, _photos.c.content_hash, _words.c.text, _words.c.alternates)
+        query = (select(_photos.c.id, _photos.c.path, _photos.c.content_hash, _words.c.texts, _words.c.alternates)
                  .select_from(_photos.outerjoin(_words, _words.c.photo_id == _photos.c.id))
                  .where(_photos.c.status == PHOTO_STATUS_INDEXED)
-                 .order_by(_photos.c.id, _words.c.id))
+                 .order_by(_photos.c.id))
         selections = [query] if paths is None else [query.where(_photos.c.path.in_(chunk))
                                                     for chunk in _chunks(list(paths), _SQL_CHUNK)]
         batch: list[PhotoText] = []
         with self.engine.connect() as conn:
             for selection in selections:
-                rows = conn.execution_options(stream_results=True, yield_per=20_000).execute(selection)
-                for (_, path, content_hash), group in itertools.groupby(rows, key=lambda r: (r[0], r[1], r[2])):
-                    words: list[str] = []
-                    alternates: list[str] = []
-                    for row in group:
-                        if row[3] is None:  # the outer join's row for a photo without words
-                            continue
-                        words.append(row[3])
-                        if row[4] != "[]":
-                            alternates.extend(text_ for text_, _ in decode_alternates(row[4]))
-                    batch.append(PhotoText(path, content_hash or "", words, alternates))
+                for _, path, content_hash, texts, alternates in conn.execution_options(yield_per=batch_size).execute(selection):
+                    words, alts = unpack_texts(texts, alternates) if texts is not None else ([], [])
+                    batch.append(PhotoText(path, content_hash or "", words, alts))
                     if len(batch) >= batch_size:
                         yield batch
                         batch = []
@@ -239,7 +232,7 @@ class Store:
     def stats(self) -> StoreStats:
         with self.engine.connect() as conn:
             by_status = dict(conn.execute(select(_photos.c.status, func.count()).group_by(_photos.c.status)).all())
-            n_words = conn.execute(select(func.count()).select_from(_words)).scalar_one()
+            n_words = conn.execute(select(func.coalesce(func.sum(_words.c.word_count), 0))).scalar_one()
             versions = dict(conn.execute(select(_photos.c.model_version, func.count())
                                          .where(_photos.c.status == PHOTO_STATUS_INDEXED)
                                          .group_by(_photos.c.model_version)).all())
@@ -268,20 +261,20 @@ class Store:
             index_elements=[_photos.c.path],
             set_={name: upsert.excluded[name] for name in ("content_hash", "size", "width", "height", "status",
                                                             "error", "model_version", "updated_at")})
+        # Packing is the costly part (most of a bulk write is turning numbers into bytes): done
+        # before the transaction, so that the write lock is held for the inserts only.
+        packed = [pack_words(it.reading.words) for it in items]
         with self.transaction() as conn:
             ids = {path: photo_id for photo_id, path in
                    conn.execute(upsert.returning(_photos.c.id, _photos.c.path), photo_rows)}
-            for chunk in _chunks(list(ids.values()), _SQL_CHUNK):
-                conn.execute(delete(_words).where(_words.c.photo_id.in_(chunk)))
-            # Tuples through exec_driver_sql: SQLAlchemy's per-row parameter processing would cost more
-            # than SQLite's insert itself at a few hundred thousand words per batch.
-            # (most of the time of a bulk write is here, formatting the quads' 8 floats; SQLite's own
-            # insert is about a third)
-            word_rows = [(photo_id, w.text, float(w.confidence), int(w.box[0]), int(w.box[1]), int(w.box[2]),
-                          int(w.box[3]), encode_quad(w.quad), encode_alternates(w.alternates) if w.alternates else "[]")
-                         for it in items for photo_id in (ids[it.path],) for w in it.reading.words]
-            if word_rows:
-                conn.exec_driver_sql(_INSERT_WORD_SQL, word_rows)
+            _delete_words_and_text(conn, list(ids.values()))
+            photo_ids = [ids[it.path] for it in items]
+            # Tuples through exec_driver_sql: one executemany each, no per-row SQLAlchemy processing
+            conn.exec_driver_sql(_INSERT_WORDS_SQL, [(photo_id, *p) for photo_id, p in zip(photo_ids, packed)])
+            conn.exec_driver_sql(_INSERT_TEXT_SQL, [
+                document_row(photo_id, [w.text for w in it.reading.words],
+                             [t for w in it.reading.words for t, _ in w.alternates])
+                for photo_id, it in zip(photo_ids, items)])
         return ids
 
     def put_failure(self, path: str, content_hash: str | None, size: int | None, error: str) -> None:
@@ -311,10 +304,35 @@ class Store:
                 rows = conn.execute(select(_photos.c.id, _photos.c.path).where(_photos.c.path.in_(chunk))).all()
                 ids = [row.id for row in rows]
                 if ids:
-                    conn.execute(delete(_words).where(_words.c.photo_id.in_(ids)))
+                    _delete_words_and_text(conn, ids)
                     conn.execute(delete(_photos).where(_photos.c.id.in_(ids)))
                 removed.extend(row.path for row in rows)
         return removed
+
+
+    def rebuild_index(self) -> int:
+        """Refill the full-text index from the stored words in one transaction; returns its row count.
+
+        Readers see the old index until the commit. Needed only if the index was damaged by hand
+        or its tokenization changed: ordinary writes keep it in step with the store.
+        """
+        with self.transaction() as conn:
+            conn.exec_driver_sql(f"DELETE FROM {FTS_TABLE}")
+            rows = conn.exec_driver_sql(
+                "SELECT p.id, w.texts, w.alternates FROM photos p LEFT JOIN photo_words w ON w.photo_id = p.id "
+                "WHERE p.status = ?", (PHOTO_STATUS_INDEXED,)).all()
+            documents = [document_row(photo_id, *(unpack_texts(texts, alternates) if texts is not None else ([], [])))
+                         for photo_id, texts, alternates in rows]
+            if documents:
+                conn.exec_driver_sql(_INSERT_TEXT_SQL, documents)
+        return len(documents)
+
+
+def _delete_words_and_text(conn: Connection, photo_ids: list[int]) -> None:
+    for chunk in _chunks(photo_ids, _SQL_CHUNK):
+        marks = ",".join("?" * len(chunk))
+        conn.exec_driver_sql(f"DELETE FROM photo_words WHERE photo_id IN ({marks})", tuple(chunk))
+        conn.exec_driver_sql(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", tuple(chunk))
 
 
 def _current_revision(conn: Connection) -> str | None:

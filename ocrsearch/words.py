@@ -1,4 +1,9 @@
-"""Reading stored words without SQLAlchemy: the hot path of every search.
+"""Stored words: how a photo's words are packed into one row, and read back without SQLAlchemy.
+
+A photo's words are one row of `photo_words`, not one row per word: a bulk write of a few hundred
+thousand words spent most of its time in SQLite's per-row insert and in formatting each quad's 8
+floats as JSON. Texts and alternates are JSON; confidences, boxes and quads are little-endian
+numpy arrays (float64, int32, float64), so that quads and confidences come back exactly as written.
 
 `ocrsearch search` is a new process per query; importing SQLAlchemy and its ORM costs about a third
 of a cold search, and a search only reads words. `WordReader` reads them with the sqlite3 module
@@ -9,92 +14,120 @@ the same `fetch_words` on its own connection, so there is one way to read words.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
+import struct
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
-from json.encoder import encode_basestring as encode_json_string
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 # The Alembic head this code was written for. Opening a database at this revision skips Alembic
 # entirely (it costs ~100 ms of imports per command); tests check it equals the scripts' head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 _SQL_CHUNK = 500  # paths per IN (...) list, well below SQLite's bound-parameter limit
-MMAP_BYTES = 256 * 2**20  # memory-mapped reads: a search touches ~2,000 rows scattered over the file
+MMAP_BYTES = 256 * 2**20  # memory-mapped reads of the search's top photos
+
+CONFIDENCE_DTYPE = np.dtype("<f8")
+BOX_DTYPE = np.dtype("<i4")
+QUAD_DTYPE = np.dtype("<f8")
+
+_QUAD = struct.Struct("<8d")  # one word's quad in the packed quads: QUAD_DTYPE x 8
+_quad_of = attrgetter("quad")
+_box_of = attrgetter("box")
 
 
 class SchemaMismatch(Exception):
     """The database is not at SCHEMA_REVISION (new, or needs a migration): open it with Store."""
 
 
-@dataclass(frozen=True)
-class StoredWord:
-    """A word as stored. Quad and alternates stay JSON text until asked for: a search reads every
-    word of its top photos (thousands) but draws or reports only the few that matched."""
+class StoredWord(NamedTuple):
+    """A word as stored: what the pipeline read, with its box, quad and alternate readings.
+
+    The quad stays packed (8 float64) until asked for: a search reads every word of its top photos
+    (thousands) but draws or reports only the few that matched, and decoding every quad into lists
+    of floats was most of a search's time. A NamedTuple, not a dataclass, for the same reason.
+    """
 
     text: str
     confidence: float
     box: tuple[int, int, int, int]
-    quad_json: str
-    alternates_json: str = "[]"
+    quad_data: bytes
+    alternates: list[tuple[str, float]] = []
 
     @classmethod
-    def of(cls, text: str, confidence: float, box: tuple[int, int, int, int], quad: Sequence[Sequence[float]],
+    def of(cls, text: str, confidence: float, box: Sequence[int], quad: Sequence[Sequence[float]],
            alternates: Sequence[tuple[str, float]] = ()) -> StoredWord:
-        return cls(text, confidence, box, encode_quad(quad), encode_alternates(alternates))
+        return cls(text, float(confidence), tuple(int(v) for v in box), _QUAD.pack(*chain.from_iterable(quad)),
+                   [(t, float(c)) for t, c in alternates])
 
     @property
     def quad(self) -> list[list[float]]:
-        return json.loads(self.quad_json)
-
-    @property
-    def alternates(self) -> list[tuple[str, float]]:
-        return decode_alternates(self.alternates_json)
+        values = _QUAD.unpack(self.quad_data)
+        return [list(values[i:i + 2]) for i in range(0, 8, 2)]
 
     @property
     def has_alternates(self) -> bool:
-        return self.alternates_json != "[]"
+        return bool(self.alternates)
 
 
-def encode_quad(quad: Sequence[Sequence[float]]) -> str:
-    (ax, ay), (bx, by), (cx, cy), (dx, dy) = quad
-    return "[[%.1f,%.1f],[%.1f,%.1f],[%.1f,%.1f],[%.1f,%.1f]]" % (ax, ay, bx, by, cx, cy, dx, dy)
+class PackedWords(NamedTuple):
+    """The columns of one `photo_words` row."""
+
+    word_count: int
+    texts: str
+    confidences: bytes
+    boxes: bytes
+    quads: bytes
+    alternates: str
 
 
-def encode_alternates(alternates: Sequence[tuple[str, float]]) -> str:
-    """The JSON text json.dumps(ensure_ascii=False) gives, formatted directly (twice as fast: a bulk
-    write encodes tens of thousands of these)."""
-    if not alternates:
-        return "[]"
-    confidences = [round(float(c), 4) for _, c in alternates]
-    if not all(map(math.isfinite, confidences)):  # NaN/Infinity are spelt by json's own rules
-        return json.dumps([{"text": t, "confidence": c} for (t, _), c in zip(alternates, confidences)],
-                          ensure_ascii=False)
-    return "[" + ", ".join('{"text": %s, "confidence": %r}' % (encode_json_string(t), c)
-                           for (t, _), c in zip(alternates, confidences)) + "]"
+def pack_words(words: Sequence) -> PackedWords:
+    """Pack a photo's words (anything with text, confidence, box, quad, alternates) into one row.
+
+    Raises ValueError when a box does not have 4 values or a quad 4 points of 2.
+    """
+    n = len(words)
+    confidences = np.fromiter((w.confidence for w in words), dtype=CONFIDENCE_DTYPE, count=n)
+    # fromiter over the flattened values: about twice as fast as np.array on the nested lists
+    boxes = np.fromiter(chain.from_iterable(map(_box_of, words)), dtype=BOX_DTYPE, count=4 * n)
+    quads = np.fromiter(chain.from_iterable(chain.from_iterable(map(_quad_of, words))), dtype=QUAD_DTYPE, count=8 * n)
+    if len(boxes) != 4 * n or len(quads) != 8 * n:  # count= only rejects iterators that are too short
+        raise ValueError("every word needs a box of 4 values and a quad of 4 points")
+    alternates = [[i, [[t, round(float(c), 4)] for t, c in w.alternates]] for i, w in enumerate(words) if w.alternates]
+    return PackedWords(n, json.dumps([w.text for w in words], ensure_ascii=False), confidences.tobytes(),
+                       boxes.tobytes(), quads.tobytes(), json.dumps(alternates, ensure_ascii=False) if alternates else "[]")
 
 
-def decode_alternates(encoded: str) -> list[tuple[str, float]]:
-    if encoded == "[]":
-        return []
-    return [(a["text"], float(a["confidence"])) for a in json.loads(encoded)]
+def unpack_texts(texts: str, alternates: str) -> tuple[list[str], list[str]]:
+    """The 1-best texts and the alternate texts of a packed row (what the index is built from)."""
+    return json.loads(texts), [t for _, alts in json.loads(alternates) for t, _ in alts]
+
+
+def unpack_words(texts: str, confidences: bytes, boxes: bytes, quads: bytes, alternates: str) -> list[StoredWord]:
+    text_list = json.loads(texts)
+    confidence_list = np.frombuffer(confidences, dtype=CONFIDENCE_DTYPE).tolist()
+    box_list = list(map(tuple, np.frombuffer(boxes, dtype=BOX_DTYPE).reshape(-1, 4).tolist()))
+    size = _QUAD.size
+    alternates_of = {i: [(t, c) for t, c in alts] for i, alts in json.loads(alternates)}
+    return [StoredWord(text, confidence, box, quads[i * size:(i + 1) * size], alternates_of.get(i, []))
+            for i, (text, confidence, box) in enumerate(zip(text_list, confidence_list, box_list))]
 
 
 def fetch_words(connection: sqlite3.Connection, paths: Collection[str]) -> dict[str, list[StoredWord]]:
     """The stored words of each photo, in the order the detector gave them (plain sqlite3: this
-    runs on every search, and fetching row by row through SQLAlchemy would double its cost)."""
+    runs on every search)."""
     found: dict[str, list[StoredWord]] = {path: [] for path in paths}
     for chunk in _chunks(list(found), _SQL_CHUNK):
         marks = ",".join("?" * len(chunk))
-        path_of = dict(connection.execute(f"SELECT id, path FROM photos WHERE path IN ({marks})", chunk).fetchall())
-        if not path_of:
-            continue
         rows = connection.execute(
-            f"SELECT photo_id, text, confidence, x0, y0, x1, y1, quad, alternates FROM words "
-            f"WHERE photo_id IN ({','.join('?' * len(path_of))}) ORDER BY id", tuple(path_of)).fetchall()
-        for photo_id, text, confidence, x0, y0, x1, y1, quad, alternates in rows:
-            found[path_of[photo_id]].append(StoredWord(text, confidence, (x0, y0, x1, y1), quad, alternates))
+            f"SELECT p.path, w.texts, w.confidences, w.boxes, w.quads, w.alternates FROM photos p "
+            f"JOIN photo_words w ON w.photo_id = p.id WHERE p.path IN ({marks})", chunk).fetchall()
+        for path, *packed in rows:
+            found[path] = unpack_words(*packed)
     return found
 
 
@@ -108,21 +141,7 @@ class WordReader:
     def open(self) -> WordReader:
         if self._connection is not None:
             return self
-        if not self.sqlite_path.is_file():
-            raise FileNotFoundError(f"{self.sqlite_path.parent}: no ocrsearch database here (run `ocrsearch ingest` first)")
-        connection = sqlite3.connect(self.sqlite_path, timeout=30)
-        try:
-            connection.execute("PRAGMA query_only=1")
-            connection.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-            revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.DatabaseError as e:
-            connection.close()
-            raise SchemaMismatch(f"{self.sqlite_path}: {e}") from None
-        if revision is None or revision[0] != SCHEMA_REVISION:
-            connection.close()
-            raise SchemaMismatch(f"{self.sqlite_path}: schema revision {revision and revision[0]!r}, "
-                                 f"expected {SCHEMA_REVISION!r}")
-        self._connection = connection
+        self._connection = open_reader(self.sqlite_path)
         return self
 
     def close(self) -> None:
@@ -140,6 +159,25 @@ class WordReader:
         if self._connection is None:
             raise RuntimeError("word reader is not open")
         return fetch_words(self._connection, paths)
+
+
+def open_reader(sqlite_path: Path) -> sqlite3.Connection:
+    """A read-only sqlite3 connection to a database at SCHEMA_REVISION (else SchemaMismatch)."""
+    sqlite_path = Path(sqlite_path)
+    if not sqlite_path.is_file():
+        raise FileNotFoundError(f"{sqlite_path.parent}: no ocrsearch database here (run `ocrsearch ingest` first)")
+    connection = sqlite3.connect(sqlite_path, timeout=30)
+    try:
+        connection.execute("PRAGMA query_only=1")
+        connection.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError as e:
+        connection.close()
+        raise SchemaMismatch(f"{sqlite_path}: {e}") from None
+    if revision is None or revision[0] != SCHEMA_REVISION:
+        connection.close()
+        raise SchemaMismatch(f"{sqlite_path}: schema revision {revision and revision[0]!r}, expected {SCHEMA_REVISION!r}")
+    return connection
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

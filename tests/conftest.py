@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ocrsearch.config import FAKE_PIPELINE_ENV_VAR, DbLayout
-from ocrsearch.index import Index, IndexDoc
+from ocrsearch.index import Index
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import PageReading, Word
 
@@ -55,13 +55,12 @@ def page(*words: str | tuple[str, list[tuple[str, float]]], width: int = 1000, h
 
 @pytest.fixture
 def library(layout: DbLayout):
-    """An open store + index pair; `add(path, reading)` writes a photo to both."""
+    """An open store + index pair; `add(path, reading)` writes a photo (to both, in one transaction)."""
     store = Store(layout.sqlite_path).open()
-    index = Index(layout.index_dir).open()
+    index = Index(layout.sqlite_path).open()
 
     def add(path: str, reading) -> None:
         store.put_reading(PhotoInput(path, "hash-" + path, 1, reading))
-        index.put(IndexDoc.from_reading(path, "hash-" + path, reading))
 
     yield store, index, add
     index.close()

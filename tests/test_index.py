@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import sqlite3
 
 import pytest
 from conftest import page
 
 from ocrsearch.config import DbLayout, SearchConfig
-from ocrsearch.index import VERSION_FILE, Index, IndexDoc, IndexOutdated, tokenize
+from ocrsearch.index import Index, document_tokens, tokenize
 from ocrsearch.search import PhotoSearcher, find_matches, parse_query
 from ocrsearch.store import PhotoInput, Store
 
@@ -138,65 +138,54 @@ def test_find_matches_on_phrases_marks_each_word() -> None:
     assert [m.box for m in matches] == [(0, 0, 9, 9), (10, 0, 19, 9)]
 
 
-def test_putting_a_document_twice_keeps_one(layout: DbLayout) -> None:
-    """put() replaces by path: re-indexing a photo never duplicates it."""
-    with Index(layout.index_dir) as index:
-        index.put(IndexDoc("/p/a.jpg", "h1", ["old"]))
-        index.put(IndexDoc("/p/a.jpg", "h2", ["new"]))
-        assert index.doc_count() == 1
-        assert index.hashes() == {"/p/a.jpg": "h2"}
+def test_rewriting_a_photo_keeps_one_index_row(library) -> None:
+    """Re-reading a photo replaces its index row: it is never duplicated, and its old words are gone."""
+    store, index, add = library
+    store.put_reading(PhotoInput("/p/a.jpg", "h1", 1, page("old")))
+    store.put_reading(PhotoInput("/p/a.jpg", "h2", 1, page("new")))
+
+    assert index.doc_count() == 1 and index.hashes() == {"/p/a.jpg": "h2"}
+    assert _ranked(store, index, "old") == [] and _ranked(store, index, "new") == ["/p/a.jpg"]
 
 
-def test_write_batch_is_cancelled_on_exception(layout: DbLayout) -> None:
-    """A batch that raises leaves the index as it was (no half-written documents)."""
-    with Index(layout.index_dir) as index:
-        index.put(IndexDoc("/p/kept.jpg", "h", ["kept"]))
-        with pytest.raises(RuntimeError):
-            with index.batch() as batch:
-                batch.put(IndexDoc("/p/lost.jpg", "h", ["lost"]))
-                batch.delete("/p/kept.jpg")
-                raise RuntimeError("crash mid-batch")
-        assert index.hashes() == {"/p/kept.jpg": "h"}
+def test_failed_batch_leaves_neither_words_nor_index_rows(library) -> None:
+    """Words and index rows are written in one transaction: a batch that fails writes neither."""
+    store, index, add = library
+    add("/p/kept.jpg", page("kept"))
+    broken = page("lost")
+    broken.words[0].quad = [[0, 0]]
+    with pytest.raises(ValueError):
+        store.add_many([PhotoInput("/p/lost.jpg", "h", 1, page("lost")), PhotoInput("/p/broken.jpg", "h", 1, broken)])
+
+    assert index.hashes() == {"/p/kept.jpg": "hash-/p/kept.jpg"}
+    assert _ranked(store, index, "lost") == []
 
 
-def test_outdated_index_schema_is_detected_and_rebuilt(library, layout: DbLayout) -> None:
-    """An index from another schema version is refused read-only and rebuilt from the store on write."""
+def test_removed_photos_leave_the_index(library) -> None:
+    """store.remove() takes the photos out of the index in the same transaction."""
     store, index, add = library
     add("/p/a.jpg", page("budget"))
-    index.close()
-    (layout.index_dir / VERSION_FILE).write_text(json.dumps({"schema_version": 0}))
+    add("/p/b.jpg", page("budget"))
 
-    with pytest.raises(IndexOutdated, match="reindex"):
-        Index(layout.index_dir).open(create=False)
-    with Index(layout.index_dir) as reopened:
-        assert reopened.needs_rebuild and reopened.doc_count() == 0
-        assert reopened.rebuild(store) == 1
-        assert _ranked(store, reopened, "budget") == ["/p/a.jpg"]
+    assert store.remove(["/p/a.jpg"]) == ["/p/a.jpg"]
+    assert _ranked(store, index, "budget") == ["/p/b.jpg"] and index.doc_count() == 1
 
 
-def test_reconcile_repairs_the_index_after_a_crash(library) -> None:
-    """Photos stored but not indexed (crash between the writes) are added; stale and orphan documents fixed."""
-    store, index, add = library
-    add("/p/ok.jpg", page("fine"))
-    store.put_reading(PhotoInput("/p/missing.jpg", "h", 1, page("budget")))  # the index write never happened
-    store.put_reading(PhotoInput("/p/ok.jpg", "newer", 1, page("changed")))  # nor did this update
-    index.put(IndexDoc("/p/orphan.jpg", "h", ["ghost"]))  # gone from the store
-
-    assert index.reconcile(store) == (2, 1)
-    assert index.hashes() == {"/p/ok.jpg": "newer", "/p/missing.jpg": "h"}
-    assert _ranked(store, index, "budget") == ["/p/missing.jpg"]
-    assert index.reconcile(store) == (0, 0)
-
-
-def test_rebuild_is_atomic_for_readers(library) -> None:
-    """rebuild() replaces documents in one commit: the result equals the store, without duplicates."""
+def test_rebuild_index_restores_a_damaged_index_atomically(library, layout: DbLayout) -> None:
+    """rebuild_index() refills the index from the stored words: same rows, same results, no duplicates."""
     store, index, add = library
     for i in range(5):
-        add(f"/p/{i}.jpg", page(f"word{i}"))
-    index.put(IndexDoc("/p/orphan.jpg", "h", ["ghost"]))
+        add(f"/p/{i}.jpg", page(f"word{i}", ("budgct", [("budget", 0.3)])))
+    store.put_failure("/p/bad.jpg", None, None, "not an image")
+    with sqlite3.connect(layout.sqlite_path) as conn:  # damage it by hand
+        conn.execute("DELETE FROM photo_text WHERE rowid IN (SELECT id FROM photos WHERE path IN ('/p/1.jpg', '/p/2.jpg'))")
+    assert index.doc_count() == 3
 
-    assert index.rebuild(store) == 5
+    assert store.rebuild_index() == 5
     assert sorted(index.hashes()) == [f"/p/{i}.jpg" for i in range(5)]
+    assert _ranked(store, index, "word2") == ["/p/2.jpg"]
+    assert len(_ranked(store, index, "budget")) == 5  # the fuzzy band, through the 1-best "budgct"
+    assert [h.matches[0].kind for h in PhotoSearcher(store, index).search("budget").hits] == ["fuzzy"] * 5
 
 
 def test_tokenize_folds_case_and_keeps_inner_apostrophes() -> None:
@@ -207,13 +196,24 @@ def test_tokenize_folds_case_and_keeps_inner_apostrophes() -> None:
 def test_document_tokens_are_those_of_each_word() -> None:
     """A document's words are tokenized in one pass; the tokens are those of each word on its own."""
     words = ["Don't", "'quoted'", "İstanbul", "Q3-plan", "", "a’b", "end'", "'t", "Straße"]
-    doc = IndexDoc("/p.jpg", "h", words, alternates=["Q3-pIan", *words[::-1], "Q3-pIan"])
 
-    fields = doc.fields()
+    text, alt = document_tokens(words, alternates=["Q3-pIan", *words[::-1], "Q3-pIan"])
 
-    assert fields["text"] == [t for w in words for t in tokenize(w)]
+    assert text == [t for w in words for t in tokenize(w)]
     # Alternates repeating a 1-best token add nothing a search could find; others count once.
-    assert fields["alt"] == ["pian"]
+    assert alt == ["pian"]
+
+
+@pytest.mark.parametrize("word", ["Don't", "a’b", "snake_case", "İstanbul", "Straße", "naïve", "日本語", "x²", "Q3"])
+def test_the_index_finds_each_token_as_tokenize_cuts_it(library, word: str) -> None:
+    """FTS5's own tokenizer must not cut our tokens further or fold them otherwise: a stored word is
+    found by itself, as a term and in a phrase, in any case."""
+    store, index, add = library
+    add("/p/a.jpg", page("before", word, "after"))
+
+    for query in (word, word.upper(), f'"before {word}"', f'"{word} after"'):
+        kinds = [h.matches[0].kind for h in PhotoSearcher(store, index).search(query).hits]
+        assert kinds == ["phrase" if '"' in query else "exact"], query
 
 
 def test_long_lived_searcher_sees_new_photos_and_new_vocabulary(library) -> None:
@@ -231,11 +231,13 @@ def test_long_lived_searcher_sees_new_photos_and_new_vocabulary(library) -> None
     assert [h.photo for h in searcher.search("budgct").hits] == ["/p/a.jpg"]
 
 
-def test_index_never_replaces_a_folder_it_did_not_make(layout: DbLayout) -> None:
-    """A non-empty folder where the index should be, that is not an index, is left alone."""
-    layout.index_dir.mkdir(parents=True)
-    (layout.index_dir / "my-notes.txt").write_text("precious")
+def test_index_of_a_database_at_another_revision_is_refused(layout: DbLayout) -> None:
+    """The index reads only a database at the schema it was written for (the Store migrates)."""
+    from ocrsearch.words import SchemaMismatch
 
-    with pytest.raises(IndexOutdated, match="not an ocrsearch index"):
-        Index(layout.index_dir).open()
-    assert (layout.index_dir / "my-notes.txt").read_text() == "precious"
+    Store(layout.sqlite_path).open().close()
+    with sqlite3.connect(layout.sqlite_path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0001'")
+
+    with pytest.raises(SchemaMismatch):
+        Index(layout.sqlite_path).open()

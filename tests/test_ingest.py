@@ -202,7 +202,7 @@ def _sidecar_reader() -> SidecarReader:
 
 
 def _search(layout: DbLayout, query: str) -> list[str]:
-    with Store(layout.sqlite_path) as store, Index(layout.index_dir) as index:
+    with Store(layout.sqlite_path) as store, Index(layout.sqlite_path) as index:
         return [Path(hit.photo).name for hit in PhotoSearcher(store, index).search(query, limit=50).hits]
 
 
@@ -251,7 +251,7 @@ def test_ingest_is_idempotent_and_incremental(photo_folder: Path, layout: DbLayo
     assert [Path(p).name for p in changed.indexed] == ["board.jpg"]
     assert _search(layout, "budget") == []
     assert sorted(_search(layout, "roadmap")) == ["board.jpg", "plan.jpg"]
-    with Index(layout.index_dir) as index:
+    with Index(layout.sqlite_path) as index:
         assert index.doc_count() == 3
 
 
@@ -272,22 +272,19 @@ def test_new_photos_are_hashed_once_by_the_reader(photo_folder: Path, layout: Db
     assert len(again.unchanged) == 3 and again.indexed == []
 
 
-@pytest.mark.parametrize("interval_s, committed_while_reading", [(0.0, [1, 2, 3]), (3600.0, [0, 0, 0])])
-def test_index_commits_are_grouped_by_time(photo_folder: Path, layout: DbLayout, interval_s: float,
-                                           committed_while_reading: list[int]) -> None:
-    """Index documents are committed every index_commit_interval_s (0: one commit per photo) and at
-    the end of the run, whatever the interval."""
-    seen: list[int] = []
+def test_each_photo_is_searchable_as_soon_as_it_is_stored(photo_folder: Path, layout: DbLayout) -> None:
+    """A photo's words and its index row are one transaction: a search running beside an ingest
+    sees every photo reported so far, never a stored photo missing from the index."""
+    seen: list[tuple[int, int]] = []
 
     def on_photo(result) -> None:
         if result.ok:
-            with Index(layout.index_dir) as index:
-                seen.append(index.doc_count())
+            with Store(layout.sqlite_path) as store, Index(layout.sqlite_path) as index:
+                seen.append((store.stats().photos_indexed, index.doc_count()))
 
-    ingest([photo_folder], layout, _sidecar_reader, config=IngestConfig(index_commit_interval_s=interval_s),
-           on_photo=on_photo)
+    ingest([photo_folder], layout, _sidecar_reader, on_photo=on_photo)
 
-    assert seen == committed_while_reading
+    assert seen == [(1, 1), (2, 2), (3, 3)]
     assert sorted(_search(layout, "roadmap") + _search(layout, "budget")) == ["board.jpg", "plan.jpg"]
 
 
@@ -312,17 +309,6 @@ def test_model_load_failure_stops_ingest_and_records_nothing(photo_folder: Path,
         ingest([photo_folder], layout, broken)
     with Store(layout.sqlite_path) as store:
         assert store.states() == {}
-
-
-def test_start_of_ingest_adds_stored_photos_missing_from_the_index(photo_folder: Path, layout: DbLayout) -> None:
-    """A photo committed to the store whose index write was lost (crash) is indexed by the next ingest."""
-    with Store(layout.sqlite_path) as store:
-        store.put_reading(PhotoInput("/elsewhere/lost.jpg", "h", 1, page("orphaned")))
-
-    report = ingest([photo_folder / "board.jpg"], layout, _sidecar_reader)
-
-    assert report.repaired == 1
-    assert _search(layout, "orphaned") == ["lost.jpg"]
 
 
 def test_failing_new_version_of_a_photo_keeps_the_old_words(photo_folder: Path, layout: DbLayout) -> None:
@@ -362,7 +348,7 @@ def test_workers_give_the_same_result_as_one_process(photo_folder: Path, tmp_pat
 def test_second_concurrent_ingest_waits_then_stops_cleanly(photo_folder: Path, layout: DbLayout) -> None:
     """While another process holds the write lock, ingest gives up after its timeout and writes nothing."""
     ingest([photo_folder / "board.jpg"], layout, _sidecar_reader)
-    before = (layout.sqlite_path.read_bytes(), sorted(p.name for p in layout.index_dir.iterdir()))
+    before = layout.sqlite_path.read_bytes()
 
     with FileLock(str(layout.lock_path)):
         started = time.monotonic()
@@ -370,7 +356,7 @@ def test_second_concurrent_ingest_waits_then_stops_cleanly(photo_folder: Path, l
             ingest([photo_folder], layout, _sidecar_reader, config=IngestConfig(lock_timeout_s=0.3))
         assert 0.25 < time.monotonic() - started < 5
 
-    assert (layout.sqlite_path.read_bytes(), sorted(p.name for p in layout.index_dir.iterdir())) == before
+    assert layout.sqlite_path.read_bytes() == before
     assert _search(layout, "budget") == ["board.jpg"]
 
 
@@ -428,7 +414,7 @@ def test_kill_during_ingest_then_rerun_indexes_every_photo_once(tmp_path: Path, 
 
     assert rerun.returncode == 0, rerun.stderr
     assert f"indexed {12 - done_before_kill}, unchanged {done_before_kill}, failed 0" in rerun.stdout
-    with Store(layout.sqlite_path) as store, Index(layout.index_dir) as index:
+    with Store(layout.sqlite_path) as store, Index(layout.sqlite_path) as index:
         assert index.doc_count() == 12 and len(index.hashes()) == 12
         assert store.stats().photos_indexed == 12 and store.stats().words == 24
     assert len(_search(layout, "common")) == 12

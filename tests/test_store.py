@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -17,7 +18,9 @@ from sqlalchemy import text
 
 from ocrsearch.config import DbLayout
 from ocrsearch.store import ALEMBIC_DIR, SCHEMA_REVISION, PhotoInput, Store, StoreError
-from ocrsearch.words import SchemaMismatch, WordReader, decode_alternates, encode_alternates
+from ocrsearch.index import Index
+from ocrsearch.types import Word
+from ocrsearch.words import SchemaMismatch, WordReader, pack_words, unpack_words
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,7 +43,7 @@ def test_opening_an_empty_database_runs_the_migrations(layout: DbLayout) -> None
         with store.engine.connect() as conn:
             tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
             journal = conn.execute(text("PRAGMA journal_mode")).scalar()
-    assert {"photos", "words", "alembic_version"} <= tables
+    assert {"photos", "photo_words", "photo_text", "alembic_version"} <= tables
     assert journal == "wal"
 
 
@@ -188,9 +191,51 @@ def test_word_reader_refuses_a_database_at_another_revision(layout: DbLayout) ->
     [], [("budget", 0.25)], [("Straße \"quoted\" \\ back", 0.123456), ("naïve\ttab", 1e-07), ("😀", 1.0)],
     [("nan", math.nan), ("inf", math.inf)],
 ])
-def test_alternates_are_encoded_as_json_dumps_would(alternates) -> None:
-    """The hand-formatted JSON of alternates is exactly json.dumps' text, and decodes back."""
-    expected = json.dumps([{"text": t, "confidence": round(c, 4)} for t, c in alternates], ensure_ascii=False)
-    assert encode_alternates(alternates) == expected
-    if all(math.isfinite(c) for _, c in alternates):
-        assert decode_alternates(encode_alternates(alternates)) == [(t, round(c, 4)) for t, c in alternates]
+def test_packed_words_come_back_as_written(alternates) -> None:
+    """Packing keeps texts, confidences and quads exactly (numpy scalars too), alternates to 4 decimals."""
+    words = [Word("Straße", np.float32(0.5), (np.int64(1), 2, 3, 4), [[0.25, 1 / 3], [2, 0], [2, 2], [0, 2]]),
+             Word("x", 1 / 3, (5, 6, 7, 8), np.array([[1.5, 2], [3, 2], [3, 4], [1.5, 4]]).tolist(), alternates)]
+
+    back = unpack_words(*pack_words(words)[1:])
+
+    assert [(w.text, w.confidence, w.box, w.quad) for w in back] == [
+        ("Straße", 0.5, (1, 2, 3, 4), [[0.25, 1 / 3], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]]),
+        ("x", 1 / 3, (5, 6, 7, 8), [[1.5, 2.0], [3.0, 2.0], [3.0, 4.0], [1.5, 4.0]])]
+    assert back[0].alternates == []
+    assert [t for t, _ in back[1].alternates] == [t for t, _ in alternates]
+    assert [c for _, c in back[1].alternates if math.isfinite(c)] == [round(c, 4) for _, c in alternates if math.isfinite(c)]
+
+
+def test_migration_from_0001_packs_words_and_indexes_them(tmp_path: Path) -> None:
+    """A database written by the previous version (a row per word, a Whoosh index) is migrated on
+    open: its words come back the same and every indexed photo is searchable, failed ones are not."""
+    from alembic import command
+
+    sqlite_path = tmp_path / "ocrsearch.sqlite3"
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{sqlite_path}")
+    command.upgrade(config, "0001")
+    with sqlite3.connect(sqlite_path) as conn:
+        conn.executemany("INSERT INTO photos (id, path, content_hash, status, created_at, updated_at) "
+                         "VALUES (?, ?, 'h', ?, '2025-01-01', '2025-01-01')",
+                         [(1, "/p/a.jpg", "indexed"), (2, "/p/blank.jpg", "indexed"), (3, "/p/bad.jpg", "failed")])
+        conn.executemany("INSERT INTO words (photo_id, text, confidence, x0, y0, x1, y1, quad, alternates) "
+                         "VALUES (1, ?, 0.75, ?, 0, ?, 9, ?, ?)",
+                         [("Quarterly", 0, 9, "[[0.0,0.0],[9.0,0.0],[9.0,9.0],[0.0,9.0]]", "[]"),
+                          ("budgct", 10, 19, "[[10.5,0.0],[19.0,0.0],[19.0,9.0],[10.0,9.0]]",
+                           '[{"text": "budget", "confidence": 0.3}]')])
+
+    with Store(sqlite_path) as store:
+        assert store.revision() == SCHEMA_REVISION
+        words = store.words_by_path(["/p/a.jpg"])["/p/a.jpg"]
+        assert [(w.text, w.confidence, w.box, w.quad[0], w.alternates) for w in words] == [
+            ("Quarterly", 0.75, (0, 0, 9, 9), [0.0, 0.0], []), ("budgct", 0.75, (10, 0, 19, 9), [10.5, 0.0], [("budget", 0.3)])]
+        assert store.stats().words == 2
+        with Index(sqlite_path) as index:
+            assert sorted(index.hashes()) == ["/p/a.jpg", "/p/blank.jpg"]
+            from ocrsearch.search import PhotoSearcher
+
+            hits = PhotoSearcher(store, index).search('"quarterly budgct"').hits
+            assert [h.photo for h in hits] == ["/p/a.jpg"]
+            assert [h.photo for h in PhotoSearcher(store, index).search("budget").hits] == ["/p/a.jpg"]
