@@ -5,7 +5,7 @@ The photos (4000x3000 JPEG, handwritten-looking lines on a whiteboard-like backg
 first and not timed. Ingest then runs exactly as `ocrsearch ingest` does (load, binarize, detect,
 crop, recognize, store, index). Model time is what the pipeline measures inside its binarizer,
 detector and recognizer calls; everything else (decoding JPEGs, hashing, warping crops, SQLite,
-Whoosh) is "outside the models". The next photo is decoded while the models read the current one,
+the FTS5 index) is "outside the models". The next photo is decoded while the models read the current one,
 so "waiting for decoded photos" is only the decode time the models did not hide.
 
 Without trained weights (or with --placeholder) the models are simple stand-ins: a grey-level ink
