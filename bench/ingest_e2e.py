@@ -144,7 +144,9 @@ def main() -> None:
         if layout.root.exists():
             shutil.rmtree(layout.root)
 
-        make_reader = functools.partial(PipelineReader.load, PipelineConfig(decoder=args.decoder))
+        # as `ocrsearch ingest --workers N` configures it: one recognizer thread per worker process
+        make_reader = functools.partial(PipelineReader.load, PipelineConfig(
+            decoder=args.decoder, recognizer_threads=1 if args.workers > 1 else 0))
         if args.placeholder:
             make_reader = placeholder_reader
         try:

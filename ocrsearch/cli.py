@@ -132,6 +132,8 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
     from ocrsearch.ingest import DatabaseBusy, ingest as run_ingest
 
     config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend)
+    if workers > 1:
+        config = replace(config, recognizer_threads=1)
     layout = db_layout(db)
     make_reader = _reader_factory(config)
     progress = None

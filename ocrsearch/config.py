@@ -38,6 +38,9 @@ class PipelineConfig:
     # "auto": the ONNX export beside the weights (no torch import, faster) when it was made from
     # them, else torch; "onnx" or "torch" to insist (recognizer/infer.py)
     recognizer_backend: str = "auto"
+    # Threads of the recognizer's ONNX Runtime session; 0: one per core. Ingest with N worker
+    # processes sets 1, as N x cores threads would fight over the cores.
+    recognizer_threads: int = 0
     decoder: str = "beam"  # or "greedy": beam + word LM reads better and gives alternates for the index
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
     min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words

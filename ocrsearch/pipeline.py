@@ -57,7 +57,8 @@ class StageTimes:
 def load_recognizer(config: PipelineConfig = PipelineConfig()) -> RecognizerStage:
     from recognizer import Recognizer  # imported here: importing ocrsearch must not pull in torch
 
-    return Recognizer.load(weights=config.recognizer_weights, decoder=config.decoder, backend=config.recognizer_backend)
+    return Recognizer.load(weights=config.recognizer_weights, decoder=config.decoder, backend=config.recognizer_backend,
+                           threads=config.recognizer_threads)
 
 
 class Pipeline:

@@ -81,18 +81,19 @@ class Recognizer:
 
     @classmethod
     def load(cls, weights: str | Path | None = None, decoder: str = "greedy", batch_size: int = 64,
-             beam: BeamConfig | None = None, backend: str = "auto") -> Recognizer:
+             beam: BeamConfig | None = None, backend: str = "auto", threads: int = 0) -> Recognizer:
         """Load shipped (or given) weights: a .pt checkpoint, or its .onnx export.
 
         backend "auto" runs X.onnx when it was exported from X.pt (or X.pt is absent), else X.pt
-        with torch; "onnx" and "torch" insist. Raises FileNotFoundError naming the path if absent."""
+        with torch; "onnx" and "torch" insist. `threads`: ONNX Runtime's threads (0: one per core;
+        torch keeps its process-wide setting). Raises FileNotFoundError naming the path if absent."""
         if backend not in BACKENDS:
             raise ValueError(f"unknown recognizer backend {backend!r} ({', '.join(BACKENDS)})")
         cfg = RecognizerConfig(decoder=decoder, batch_size=batch_size, beam=beam)
         path = Path(weights) if weights else DEFAULT_WEIGHTS
         onnx_path = path.with_suffix(".onnx")
         if backend != "torch" and onnx_path.exists():
-            forward = _onnx_forward(onnx_path, path, strict=backend == "onnx")
+            forward = _onnx_forward(onnx_path, path, strict=backend == "onnx", threads=threads)
             if forward is not None:
                 return cls(forward, cfg, forward.version)
         if backend == "onnx" or path.suffix == ".onnx":
@@ -127,7 +128,7 @@ class Recognizer:
         return readings  # type: ignore[return-value]
 
 
-def _onnx_forward(onnx_path: Path, source: Path, strict: bool):
+def _onnx_forward(onnx_path: Path, source: Path, strict: bool, threads: int = 0):
     """The ONNX Runtime forward for `onnx_path` if it may stand in for `source`, else None (auto) or
     an error (strict). An export made from other weights than `source` would silently read with a
     model the user did not ask for, so it is checked by the source file's hash."""
@@ -138,7 +139,7 @@ def _onnx_forward(onnx_path: Path, source: Path, strict: bool):
             raise
         print(f"onnxruntime unavailable ({exc}); recognizer runs with torch", file=sys.stderr)
         return None
-    forward = OnnxForward(onnx_path)
+    forward = OnnxForward(onnx_path, threads=threads)
     if source.suffix == ".onnx" or not source.exists() or forward.source_sha256 == file_sha256(source):
         return forward
     message = f"{onnx_path}: exported from other weights than {source}; re-export with `ocrsearch export recognizer`"
