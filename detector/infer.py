@@ -18,6 +18,8 @@ class DetectorConfig:
 
     work_side: int = 1600  # the ink map is brought to at most this longest side before grouping
     threshold: float = 0.5  # ink probability above which a pixel is ink (lower joins ruled lines and tables to text on real photos)
+    low_threshold: float = 0.3  # pixels above this are ink too where they touch ink above `threshold` (hysteresis):
+    #     thin or faint strokes dip below the threshold in places and would break letters into specks
     grouping: GroupingConfig = field(default_factory=GroupingConfig)
 
 
@@ -49,7 +51,15 @@ class Detector:
         scale = min(1.0, self.cfg.work_side / max(h, w))
         if scale < 1.0:
             ink = cv2.resize(ink, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        return (ink > self.cfg.threshold).astype(np.uint8)  # [h',w']
+        strong = (ink > self.cfg.threshold).astype(np.uint8)  # [h',w']
+        if self.cfg.low_threshold >= self.cfg.threshold:
+            return strong
+        weak = (ink > self.cfg.low_threshold).astype(np.uint8)
+        n, labels = cv2.connectedComponents(weak, connectivity=8)
+        keep = np.zeros(n, np.uint8)
+        keep[labels[strong > 0]] = 1
+        keep[0] = 0
+        return keep[labels]  # [h',w'] weak components that hold strong ink
 
     def detect(self, rgb: np.ndarray, ink: np.ndarray) -> list[Detection]:
         """Word quads [4,2] float32 clockwise from top-left, in pixels of `rgb` [H,W,3]."""

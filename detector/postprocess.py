@@ -47,10 +47,16 @@ class GroupingConfig:
     blob_min_fill: float = 0.6  # ... filling this share of their rotated rectangle are blobs
     box_min_hole: float = 0.28  # square outlines (see _is_box) whose hole covers this share are empty checkboxes
     max_char_share: float = 0.25  # components taller than this share of the image are ignored for H
+    h_recheck: float = 0.8  # H is re-estimated without frames and strokes when that makes it this much smaller
     max_h: float = 8.0  # components taller than this many H (drawings, page edges) are dropped
     v_overlap: float = 0.45  # share of the smaller height that must overlap to be on one line
-    word_gap: float = 0.45  # join gap along the line, in units of H (or of the pair's smaller height, see gap_hmin)
+    word_gap: float = 0.35  # join gap along the line, in units of H (or of the pair's smaller height, see gap_hmin),
+    #     where a line has too few gaps to learn its own spacing (see line_min_gaps)
     gap_hmin: float = 0.8  # ... the gap unit is max(H, this times the smaller height): large writing keeps wider gaps
+    word_gap_max: float = 0.4  # widest join gap in units (first pass: the line pieces whose own spacing is measured)
+    word_gap_min: float = 0.3  # narrowest gap a line's spacing can make a word gap
+    word_gap_over_median: float = 0.3  # a line's join gap is its median letter-to-next gap plus this many units
+    line_min_gaps: int = 3  # a line piece needs this many gaps for its median to count
     line_gap_split: float = 3.0  # split a group where a gap exceeds this times the line's median gap ...
     min_split_gap: float = 0.45  # ... and at least this many H of the line
     dot_max_h: float = 0.45  # marks shorter than this share of the line height may be dots/accents
@@ -60,6 +66,8 @@ class GroupingConfig:
     stray_min_angle: float = 25.0  # ... and this many degrees off the text direction are dropped,
     stray_upright_deg: float = 15.0  # ... unless within this many degrees of upright and ...
     stray_upright_min_len_h: float = 1.8  # ... shorter than this many H (I, l, 1)
+    speck_max_h: float = 0.4  # a word whose tallest component is shorter than this many H is specks (dust, a
+    #     page edge or a faint rule broken up by the binarizer): no letter is that small beside its line
     lone_min_h: float = 0.45  # a lone component (a word of one piece) shorter than this many H ...
     lone_min_len: float = 1.0  # ... and not this many H long is a mark
     bar_min_elongation: float = 2.0  # a lone component this many times longer than tall ...
@@ -290,24 +298,25 @@ class _UnionFind:
         return list(out.values())
 
 
-def _pairs(ext: np.ndarray, h_ref: float, cfg: GroupingConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate joins (i, j) between components with extents [n,4] (u0,u1,v0,v1).
+def _pairs(ext: np.ndarray, h_ref: float, cfg: GroupingConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate joins (i, j, gap) between components with extents [n,4] (u0,u1,v0,v1), both orders.
 
-    The allowed gap is measured in character heights H (letter and word gaps separate best that
-    way), or in the smaller component's height where both are larger (titles); a tall component
-    (a stray stroke, a page edge) cannot stretch it.
+    The gap along u is returned in units of max(H, gap_hmin * the smaller height) (letter and word
+    gaps separate best in character heights; titles keep wider gaps; a tall component, a stray
+    stroke or a page edge, cannot stretch it), and -inf for a dot or accent over or under a letter.
+    Pairs on one line are candidates up to `word_gap_max` units; `group_words` narrows that per line.
     """
     n = len(ext)
     u0, u1, v0, v1 = ext.T
     hv = v1 - v0
-    pi, pj = [], []
+    pi, pj, pg = [], [], []
     for start in range(0, n, 512):
         s = slice(start, start + 512)
         ov = np.minimum(v1[s, None], v1[None, :]) - np.maximum(v0[s, None], v0[None, :])  # [b,n]
         hmin = np.minimum(hv[s, None], hv[None, :])
         ugap = np.maximum(u0[s, None], u0[None, :]) - np.minimum(u1[s, None], u1[None, :])  # <0: overlap
-        allowed = cfg.word_gap * np.maximum(h_ref, cfg.gap_hmin * hmin)
-        same_line = (ov >= cfg.v_overlap * hmin) & (ugap <= allowed)
+        gap = ugap / np.maximum(h_ref, cfg.gap_hmin * hmin)
+        same_line = (ov >= cfg.v_overlap * hmin) & (gap <= cfg.word_gap_max)
         # dots and accents: a short mark above or below a taller one, overlapping it along u; a mark
         # already beside others on its own line (a full stop, a comma) stays with them rather than
         # joining the line below or above
@@ -315,18 +324,20 @@ def _pairs(ext: np.ndarray, h_ref: float, cfg: GroupingConfig) -> tuple[np.ndarr
         hu = u1 - u0
         small = (hv[s, None] <= cfg.dot_max_h * hv[None, :]) & (hu[s, None] <= cfg.dot_max_h * hv[None, :])
         dot = small & (ugap < 0) & (vgap <= cfg.dot_max_dist * hv[None, :]) & (vgap > -hmin)
-        beside = same_line.copy()
+        beside = same_line & (gap <= cfg.word_gap)
         beside[np.arange(beside.shape[0]), np.arange(start, start + beside.shape[0])] = False
         dot &= ~beside.any(axis=1, keepdims=True)
         ok = same_line | dot
         bi, bj = np.nonzero(ok)
+        g = np.where(dot[bi, bj], -np.inf, gap[bi, bj])
         bi = bi + start
         keep = bi != bj
         pi.append(bi[keep])
         pj.append(bj[keep])
+        pg.append(g[keep])
     if not pi:
-        return np.zeros(0, int), np.zeros(0, int)
-    return np.concatenate(pi), np.concatenate(pj)
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0, np.float32)
+    return np.concatenate(pi), np.concatenate(pj), np.concatenate(pg).astype(np.float32)
 
 
 def split_at_gaps(ext: np.ndarray, members: list[int], cfg: GroupingConfig) -> list[list[int]]:
@@ -350,16 +361,49 @@ def split_at_gaps(ext: np.ndarray, members: list[int], cfg: GroupingConfig) -> l
     return [list(map(int, part)) for part in np.split(idx, cuts)]
 
 
+def line_join_gaps(ext: np.ndarray, pi: np.ndarray, pj: np.ndarray, gap: np.ndarray, groups: list[list[int]],
+                   cfg: GroupingConfig = GroupingConfig()) -> np.ndarray:
+    """[n] the join gap (in units, see `_pairs`) for each component's line piece.
+
+    Handwriting sets its own letter spacing: italic or cursive letters overlap along the line
+    (negative gaps) and their words stand a fraction of H apart, print-like letters stand apart and
+    so do their words, more. Each piece joined at `word_gap_max` is mostly one line, so the median
+    gap from a component to its right-hand neighbour is its letter spacing, and a word gap is
+    `word_gap_over_median` units above it (within `word_gap_min`..`word_gap_max`). Pieces with
+    fewer than `line_min_gaps` gaps keep the page-wide `word_gap`.
+    """
+    n = len(ext)
+    nxt = np.full(n, np.inf, np.float32)  # gap to the nearest component on the right, same line
+    centre = (ext[:, 0] + ext[:, 1]) / 2
+    right = np.isfinite(gap) & (centre[pj] > centre[pi])
+    np.minimum.at(nxt, pi[right], gap[right])
+    thr = np.full(n, cfg.word_gap, np.float32)
+    for g in groups:
+        own = nxt[g]
+        own = own[np.isfinite(own)]
+        if len(own) >= cfg.line_min_gaps:
+            thr[g] = np.clip(float(np.median(own)) + cfg.word_gap_over_median, cfg.word_gap_min, cfg.word_gap_max)
+    return thr
+
+
 def group_words(ext: np.ndarray, cfg: GroupingConfig = GroupingConfig(), h_ref: float | None = None) -> list[list[int]]:
-    """Indices of components forming each word, from rotated extents [n,4] (u0,u1,v0,v1)."""
+    """Indices of components forming each word, from rotated extents [n,4] (u0,u1,v0,v1): line
+    pieces joined at the widest word gap, then rejoined at each piece's own word gap
+    (`line_join_gaps`), then split at gaps large for the word's own spacing (`split_at_gaps`)."""
     n = len(ext)
     if n == 0:
         return []
     if h_ref is None:
         h_ref = float(np.median(ext[:, 3] - ext[:, 2]))
+    pi, pj, gap = _pairs(ext, h_ref, cfg)
+    pieces = _UnionFind(n)
+    for i, j in zip(pi, pj):
+        pieces.union(int(i), int(j))
+    thr = line_join_gaps(ext, pi, pj, gap, pieces.groups(), cfg)
     uf = _UnionFind(n)
-    for i, j in zip(*_pairs(ext, h_ref, cfg)):
-        uf.union(int(i), int(j))
+    for i, j, g in zip(pi, pj, gap):
+        if g <= thr[i]:
+            uf.union(int(i), int(j))
     words: list[list[int]] = []
     for g in uf.groups():
         words.extend(split_at_gaps(ext, g, cfg))
@@ -622,7 +666,14 @@ def ink_to_quads(
         return [], 0.0, 0.0
     heights = comps.bbox[:, 3] - comps.bbox[:, 1]
     h_ref = reference_height(heights, comps.area, cfg.max_char_share * binary.shape[0])
-    comps = comps.subset(classify_components(comps, h_ref, cfg))
+    keep = classify_components(comps, h_ref, cfg)
+    # frames, boxes and long strokes can outweigh the letters in the first estimate; once they are
+    # known, H is re-estimated on what may be text, and the classification redone with it
+    h_text = reference_height(heights[keep], comps.area[keep], cfg.max_char_share * binary.shape[0])
+    if keep.any() and h_text < cfg.h_recheck * h_ref:
+        h_ref = h_text
+        keep = classify_components(comps, h_ref, cfg)
+    comps = comps.subset(keep)
     if len(comps) == 0:
         return [], 0.0, h_ref
     points = np.concatenate(comps.contours)
@@ -636,6 +687,8 @@ def ink_to_quads(
     for members in group_words(ext, cfg, h_ref):
         members = strip_leading_marks(members, comps, ext, angle, h_ref, sw, cfg)
         if is_grain(members, comps, angle, sw, cfg):
+            continue
+        if float((ext[members, 3] - ext[members, 2]).max()) < cfg.speck_max_h * h_ref:
             continue
         if len(members) == 1:
             i = members[0]
