@@ -61,12 +61,16 @@ class Detector:
         keep[0] = 0
         return keep[labels]  # [h',w'] weak components that hold strong ink
 
-    def detect(self, rgb: np.ndarray, ink: np.ndarray) -> list[Detection]:
-        """Word quads [4,2] float32 clockwise from top-left, in pixels of `rgb` [H,W,3]."""
+    def detect(self, rgb: np.ndarray, ink: np.ndarray, dropped: list | None = None) -> list[Detection]:
+        """Word quads [4,2] float32 clockwise from top-left, in pixels of `rgb` [H,W,3]; `dropped`, when
+        given, receives (reason, box in photo pixels) for the ink left out (error analysis)."""
         height, width = rgb.shape[:2]
         mask = self.binary(ink)
         sx, sy = width / mask.shape[1], height / mask.shape[0]
-        quads, _, _ = ink_to_quads(mask, self.cfg.grouping)
+        trace: list | None = [] if dropped is not None else None
+        quads, _, _ = ink_to_quads(mask, self.cfg.grouping, trace)
+        if dropped is not None:
+            dropped.extend((r, b * np.array([sx, sy, sx, sy], np.float32)) for r, b in trace)
         out = []
         for q in quads:
             full = (q * np.array([sx, sy], np.float32)).astype(np.float32)

@@ -183,17 +183,21 @@ def reference_height(heights: np.ndarray, areas: np.ndarray, max_height: float |
     return float(max(3.0, h[order][np.searchsorted(cum, cum[-1] / 2)]))
 
 
-def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> np.ndarray:
-    """[n] bool: True for components that may be text (not noise, strokes, frames, blobs)."""
+def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = GroupingConfig(),
+                        reasons: dict[int, str] | None = None) -> np.ndarray:
+    """[n] bool: True for components that may be text (not noise, strokes, frames, blobs); `reasons`,
+    when given, receives why each dropped component was dropped (for error analysis)."""
     n = len(comps)
     keep = np.ones(n, bool)
     if n == 0:
         return keep
+    why = reasons if reasons is not None else {}
     w = comps.bbox[:, 2] - comps.bbox[:, 0]
     h = comps.bbox[:, 3] - comps.bbox[:, 1]
     keep &= comps.area >= max(cfg.min_area, cfg.min_area_h2 * h_ref * h_ref)
     keep &= np.maximum(w, h) <= cfg.max_h * h_ref * 2.5  # giant drawings, page edges
     keep &= h <= cfg.max_h * h_ref
+    why.update((int(i), "small-or-huge") for i in np.flatnonzero(~keep))
     centres = (comps.bbox[:, :2] + comps.bbox[:, 2:]) / 2
     for i in np.flatnonzero(keep):
         c = comps.contours[i]
@@ -202,6 +206,7 @@ def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = G
         half_perim = 0.5 * cv2.arcLength(c.reshape(-1, 1, 2), True)
         if long_side > cfg.line_min_len_h * h_ref and half_perim <= cfg.line_max_linearity * long_side:
             keep[i] = False  # a straight stroke
+            why[int(i)] = "stroke"
             continue
         outer_area = comps.area[i] + comps.hole_area[i]
         if h[i] > cfg.frame_min_h * h_ref and comps.hole_area[i] >= cfg.frame_min_hole * outer_area:
@@ -210,15 +215,18 @@ def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = G
             inside[i] = False
             if inside.any():
                 keep[i] = False  # a frame or circle drawn around other ink
+                why[int(i)] = "frame"
                 continue
         if comps.hole_area[i] >= cfg.box_min_hole * outer_area and _is_box(c):
             keep[i] = False  # an empty checkbox
+            why[int(i)] = "checkbox"
             continue
         if (
             short_side > cfg.blob_min_h * h_ref
             and comps.area[i] >= cfg.blob_min_fill * max(rw * rh, 1.0)
         ):
             keep[i] = False  # a solid blob
+            why[int(i)] = "blob"
     return keep
 
 
@@ -658,9 +666,12 @@ def strip_leading_marks(members: list[int], comps: Components, ext: np.ndarray, 
 
 
 def ink_to_quads(
-    binary: np.ndarray, cfg: GroupingConfig = GroupingConfig()
+    binary: np.ndarray, cfg: GroupingConfig = GroupingConfig(), dropped: list[tuple[str, np.ndarray]] | None = None
 ) -> tuple[list[np.ndarray], float, float]:
-    """Binary ink [H,W] -> (word quads [4,2] at the same scale, text angle in radians, H)."""
+    """Binary ink [H,W] -> (word quads [4,2] at the same scale, text angle in radians, H).
+
+    `dropped`, when given, receives (reason, [4] x0,y0,x1,y1 box) for each component or word left
+    out, for error analysis."""
     comps = extract_components(binary, cfg.min_area)
     if len(comps) == 0:
         return [], 0.0, 0.0
@@ -673,6 +684,10 @@ def ink_to_quads(
     if keep.any() and h_text < cfg.h_recheck * h_ref:
         h_ref = h_text
         keep = classify_components(comps, h_ref, cfg)
+    if dropped is not None:
+        reasons: dict[int, str] = {}
+        classify_components(comps, h_ref, cfg, reasons)
+        dropped.extend((r, comps.bbox[i].copy()) for i, r in reasons.items())
     comps = comps.subset(keep)
     if len(comps) == 0:
         return [], 0.0, h_ref
@@ -684,22 +699,36 @@ def ink_to_quads(
     sw = stroke_width(comps)
     quads = []
     words = []
+
+    def drop(reason: str, members: list[int]) -> None:
+        if dropped is not None:
+            b = comps.bbox[members]
+            dropped.append((reason, np.array([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])))
+
     for members in group_words(ext, cfg, h_ref):
         members = strip_leading_marks(members, comps, ext, angle, h_ref, sw, cfg)
         if is_grain(members, comps, angle, sw, cfg):
+            drop("grain", members)
             continue
         if float((ext[members, 3] - ext[members, 2]).max()) < cfg.speck_max_h * h_ref:
+            drop("specks", members)
             continue
         if len(members) == 1:
             i = members[0]
-            if is_lone_mark(comps, i, ext, angle, h_ref, sw, cfg) or is_check_mark(comps, i, ext, angle, h_ref, cfg):
+            if is_lone_mark(comps, i, ext, angle, h_ref, sw, cfg):
+                drop("lone-mark", members)
+                continue
+            if is_check_mark(comps, i, ext, angle, h_ref, cfg):
+                drop("check", members)
                 continue
             if is_stray_stroke(comps.contours[i], angle, h_ref, cfg):
+                drop("stray", members)
                 continue
         words.append(members)
     fragments = line_fragments([w[0] for w in words if len(w) == 1], comps, angle, h_ref, sw, cfg)
     for members in words:
         if len(members) == 1 and members[0] in fragments:
+            drop("fragment", members)
             continue
         pts = np.concatenate([comps.contours[i] for i in members])
         pts = cv2.convexHull(pts).reshape(-1, 2)  # same extents in every direction, far fewer points

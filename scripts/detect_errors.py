@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from binarizer import Binarizer  # noqa: E402
+from binarizer.classic import ClassicConfig  # noqa: E402
 from detector import Detector  # noqa: E402
 from detector.infer import DetectorConfig  # noqa: E402
 from detector.metrics import DetectionScore, iou_matrix  # noqa: E402
@@ -113,8 +114,8 @@ def categorise(pred: np.ndarray, gt: np.ndarray, binary_full: np.ndarray, mask: 
     return gcat, pcat, pairs
 
 
-def parse_sets(items: list[str]) -> dict:
-    types = {f.name: f.type for f in fields(GroupingConfig)}
+def parse_sets(items: list[str], kind: type = GroupingConfig) -> dict:
+    types = {f.name: f.type for f in fields(kind)}
     out = {}
     for it in items:
         k, v = it.split("=", 1)
@@ -129,6 +130,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--set", nargs="*", default=[], help="GroupingConfig overrides key=value")
     ap.add_argument("--threshold", type=float, default=None, help="DetectorConfig.threshold override")
+    ap.add_argument("--classic", nargs="*", default=[], help="ClassicConfig overrides key=value")
     ap.add_argument("--low", type=float, default=None, help="DetectorConfig.low_threshold override")
     ap.add_argument("--overlays", type=Path, default=None)
     ap.add_argument("--n-overlays", type=int, default=6)
@@ -144,8 +146,10 @@ def main() -> None:
     if args.low is not None:
         dcfg = replace(dcfg, low_threshold=args.low)
     binarizer, detector = Binarizer.load(), Detector(dcfg)
+    if args.classic:
+        binarizer = Binarizer(classic=replace(ClassicConfig(), **parse_sets(args.classic, ClassicConfig)))
     s5, s3 = DetectionScore(0.5), DetectionScore(0.3)
-    gc, pc, scene_f = Counter(), Counter(), {}
+    gc, pc, scene_f, drop_c = Counter(), Counter(), {}, Counter()
     dump = open(args.dump, "w") if args.dump else None
     if args.overlays:
         args.overlays.mkdir(parents=True, exist_ok=True)
@@ -157,7 +161,8 @@ def main() -> None:
                 continue
             rgb = load_rgb(data / row["image"])
             ink = binarizer.ink_map(rgb)
-            dets = detector.detect(rgb, ink)
+            dropped: list = []
+            dets = detector.detect(rgb, ink, dropped)
             pred = np.asarray([d.box for d in dets], np.float64).reshape(-1, 4)
             gt = np.asarray([w["box"] for w in row.get("words", [])], np.float64).reshape(-1, 4)
             s5.add(pred, gt)
@@ -166,6 +171,23 @@ def main() -> None:
             binary_full = cv2.resize(binary, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
             mask = cv2.imread(str(data / row["mask"]), cv2.IMREAD_GRAYSCALE) if row.get("mask") else None
             gcat, pcat, pairs = categorise(pred, gt, binary_full, mask, [w.get("line") for w in row.get("words", [])])
+            if dropped:
+                dboxes = np.stack([b for _, b in dropped]).astype(np.float64)
+                # each filter's drops: on a ground-truth word (inside its box) or not
+                if len(gt):
+                    ix = np.clip(np.minimum(dboxes[:, None, 2], gt[None, :, 2]) - np.maximum(dboxes[:, None, 0], gt[None, :, 0]), 0, None)
+                    iy = np.clip(np.minimum(dboxes[:, None, 3], gt[None, :, 3]) - np.maximum(dboxes[:, None, 1], gt[None, :, 1]), 0, None)
+                    area = np.maximum((dboxes[:, 2] - dboxes[:, 0]) * (dboxes[:, 3] - dboxes[:, 1]), 1.0)
+                    on_word = (ix * iy).max(axis=1) / area >= 0.5
+                else:
+                    on_word = np.zeros(len(dboxes), bool)
+                for (r, _), w in zip(dropped, on_word):
+                    drop_c[(r, "on-word" if w else "off-word")] += 1
+                for g, c in gcat.items():
+                    if c == "missed-dropped":
+                        inter = iou_matrix(gt[g:g + 1], dboxes)[0]
+                        k = int(np.argmax(inter))
+                        gcat[g] = f"missed-dropped:{dropped[k][0]}" if inter[k] > 0 else "missed-dropped:?"
             gc.update(gcat.values())
             pc.update(pcat.values())
             sc = scene_f.setdefault(row.get("scene", "?"), DetectionScore(0.5))
@@ -192,6 +214,8 @@ def main() -> None:
           f"(gt={s5.n_gt} pred={s5.n_pred} matched={s5.matched})")
     print("missed words: " + ", ".join(f"{c}={n}" for c, n in gc.most_common()) + f" (total {sum(gc.values())})")
     print("extra preds:  " + ", ".join(f"{c}={n}" for c, n in pc.most_common()) + f" (total {sum(pc.values())})")
+    reasons = sorted({r for r, _ in drop_c})
+    print("dropped (on a word / off): " + ", ".join(f"{r}={drop_c[(r, 'on-word')]}/{drop_c[(r, 'off-word')]}" for r in reasons))
     sys.stdout.flush()
     print("per scene F1: " + ", ".join(f"{s}={v.f1:.3f}({v.n_gt})" for s, v in sorted(scene_f.items())))
 
