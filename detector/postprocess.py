@@ -53,10 +53,11 @@ class GroupingConfig:
     word_gap: float = 0.35  # join gap along the line, in units of H (or of the pair's smaller height, see gap_hmin),
     #     where a line has too few gaps to learn its own spacing (see line_min_gaps)
     gap_hmin: float = 0.8  # ... the gap unit is max(H, this times the smaller height): large writing keeps wider gaps
-    word_gap_max: float = 0.4  # widest join gap in units (first pass: the line pieces whose own spacing is measured)
-    word_gap_min: float = 0.3  # narrowest gap a line's spacing can make a word gap
-    word_gap_over_median: float = 0.3  # a line's join gap is its median letter-to-next gap plus this many units
-    line_min_gaps: int = 3  # a line piece needs this many gaps for its median to count
+    word_gap_max: float = 0.5  # widest join gap in units (first pass: the line pieces whose own spacing is measured)
+    word_gap_min: float = 0.25  # narrowest gap a line's spacing can make a word gap
+    word_gap_over_median: float = 0.2  # a line's join gap is its median letter-to-next gap plus this many units
+    line_min_gaps: int = 3  # a line piece needs this many gaps for its median to count ...
+    letter_max_w: float = 1.0  # ... gaps after components at most this many H wide (letters, not cursive words)
     line_gap_split: float = 3.0  # split a group where a gap exceeds this times the line's median gap ...
     min_split_gap: float = 0.45  # ... and at least this many H of the line
     dot_max_h: float = 0.45  # marks shorter than this share of the line height may be dots/accents
@@ -370,7 +371,7 @@ def split_at_gaps(ext: np.ndarray, members: list[int], cfg: GroupingConfig) -> l
 
 
 def line_join_gaps(ext: np.ndarray, pi: np.ndarray, pj: np.ndarray, gap: np.ndarray, groups: list[list[int]],
-                   cfg: GroupingConfig = GroupingConfig()) -> np.ndarray:
+                   h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> np.ndarray:
     """[n] the join gap (in units, see `_pairs`) for each component's line piece.
 
     Handwriting sets its own letter spacing: italic or cursive letters overlap along the line
@@ -383,7 +384,10 @@ def line_join_gaps(ext: np.ndarray, pi: np.ndarray, pj: np.ndarray, gap: np.ndar
     n = len(ext)
     nxt = np.full(n, np.inf, np.float32)  # gap to the nearest component on the right, same line
     centre = (ext[:, 0] + ext[:, 1]) / 2
-    right = np.isfinite(gap) & (centre[pj] > centre[pi])
+    # only letter-sized components show the letter spacing: after a cursive word (one wide
+    # component) comes a word gap
+    letter = (ext[:, 1] - ext[:, 0]) <= cfg.letter_max_w * h_ref
+    right = np.isfinite(gap) & (centre[pj] > centre[pi]) & letter[pi]
     np.minimum.at(nxt, pi[right], gap[right])
     thr = np.full(n, cfg.word_gap, np.float32)
     for g in groups:
@@ -407,7 +411,7 @@ def group_words(ext: np.ndarray, cfg: GroupingConfig = GroupingConfig(), h_ref: 
     pieces = _UnionFind(n)
     for i, j in zip(pi, pj):
         pieces.union(int(i), int(j))
-    thr = line_join_gaps(ext, pi, pj, gap, pieces.groups(), cfg)
+    thr = line_join_gaps(ext, pi, pj, gap, pieces.groups(), h_ref, cfg)
     uf = _UnionFind(n)
     for i, j, g in zip(pi, pj, gap):
         if g <= thr[i]:
