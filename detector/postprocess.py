@@ -81,6 +81,9 @@ class GroupingConfig:
     grain_max_thickness_few: float = 0.5  # (... this share for words of fewer components, whose strokes
     grain_few_min_tilt: float = 25.0  # must also lean this many degrees from upright)
     grain_min_share: float = 0.6  # ... for this share of its ink is texture (wood grain, fibres, hatching)
+    star_max_h: float = 1.6  # a compact mark at most this many H tall ...
+    star_min_points: int = 5  # ... whose outline dips in between this many points ...
+    star_min_depth: float = 0.08  # ... each dip this share of its size deep is a drawn star (a list bullet)
     check_max_len_h: float = 1.6  # a tick (see is_check_mark) is at most this many H wide, has no holes ...
     check_max_hole: float = 0.05  # ... (at most this share of holes) ...
     check_max_fill: float = 0.6  # ... covers at most this share of its convex hull ...
@@ -549,12 +552,36 @@ def is_bar_or_blob(comps: Components, i: int, ext: np.ndarray, angle: float, h_r
                 and comps.area[i] >= cfg.blob_round_solidity * cv2.contourArea(cv2.convexHull(c.reshape(-1, 1, 2))))
 
 
+def is_star(contour: np.ndarray, h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> bool:
+    """A drawn star (a list bullet): compact, with `star_min_points` or more deep dips between the
+    points of its outline. Compact letters have at most four (W, M, X, K); '*' and '#' are no words."""
+    x, y, w, h = cv2.boundingRect(contour.astype(np.int32))
+    if h > cfg.star_max_h * h_ref or max(w, h) > 1.5 * max(min(w, h), 1):
+        return False
+    c = contour.astype(np.int32).reshape(-1, 1, 2)
+    if len(c) < 10:
+        return False
+    hull = cv2.convexHull(c, returnPoints=False)
+    if len(hull) < 4:
+        return False
+    try:
+        defects = cv2.convexityDefects(c, hull)
+    except cv2.error:  # self-intersecting simplified contours
+        return False
+    if defects is None:
+        return False
+    depth = defects[:, 0, 3] / 256.0  # fixed point, 8 fractional bits
+    return int((depth >= cfg.star_min_depth * max(w, h)).sum()) >= cfg.star_min_points
+
+
 def is_lone_mark(comps: Components, i: int, ext: np.ndarray, angle: float, h_ref: float, sw: float,
                  cfg: GroupingConfig = GroupingConfig()) -> bool:
     """A component that forms a word on its own but cannot be one: too short for a letter (dots,
     specks, fragments of faint strokes), or a bar or blob (`is_bar_or_blob`). Ground truth and
     search ignore such marks."""
     if ext[i, 3] - ext[i, 2] < cfg.lone_min_h * h_ref and ext[i, 1] - ext[i, 0] < cfg.lone_min_len * h_ref:
+        return True
+    if is_star(comps.contours[i], h_ref, cfg):
         return True
     return is_bar_or_blob(comps, i, ext, angle, h_ref, sw, cfg)
 
