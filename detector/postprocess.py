@@ -61,7 +61,8 @@ class GroupingConfig:
     line_gap_split: float = 3.0  # split a group where a gap exceeds this times the line's median gap ...
     min_split_gap: float = 0.45  # ... and at least this many H of the line
     dot_max_h: float = 0.45  # marks shorter than this share of the line height may be dots/accents
-    dot_max_dist: float = 0.6  # ... within this many line heights above or below
+    dot_max_dist: float = 0.2  # ... within this many line heights above or below (further away is the line
+    #     above or below: the ascenders and descenders of close lines nearly touch)
     stray_min_len_h: float = 1.2  # lone strokes at least this many H long ...
     stray_min_elongation: float = 4.0  # ... this elongated ...
     stray_min_angle: float = 25.0  # ... and this many degrees off the text direction are dropped,
