@@ -162,7 +162,10 @@ def main() -> None:
             rgb = load_rgb(data / row["image"])
             ink = binarizer.ink_map(rgb)
             dropped: list = []
-            dets = detector.detect(rgb, ink, dropped)
+            try:
+                dets = detector.detect(rgb, ink, dropped)
+            except TypeError:  # an older detector, without the trace (baseline runs)
+                dets = detector.detect(rgb, ink)
             pred = np.asarray([d.box for d in dets], np.float64).reshape(-1, 4)
             gt = np.asarray([w["box"] for w in row.get("words", [])], np.float64).reshape(-1, 4)
             s5.add(pred, gt)
