@@ -10,12 +10,15 @@ Steps (all at the ink map's working scale):
    tape, corners).
 4. `dominant_angle`: the page's text direction, where projection profiles of the ink are sharpest.
 5. `group_words`: in the text direction's frame, join components that share a line and are closer
-   than a word gap (in units of H); small marks above/below (dots, accents) join the component under
-   them unless they already sit beside others on their own line (full stops, commas); then split
-   each resulting group at gaps that are large for its own line.
+   than the widest word gap (in units of H), then rejoin each such line piece at its own word gap
+   (`line_join_gaps`: its median letter gap plus a margin, so slanted letters that overlap and
+   widely spaced ones both work); small marks just above/below (dots, accents) join the component
+   under them unless they already sit beside others on their own line (full stops, commas); then
+   split each resulting group at gaps that are large for its own line.
 6. Filters on the groups: list markers leading a word are stripped (`strip_leading_marks`); groups
-   of thin parallel strokes are desk or paper texture (`is_grain`); a word of one component is
-   dropped when it cannot be one (`is_lone_mark`: specks, dashes, arrows, bullets, holes, magnets;
+   of thin parallel strokes are desk or paper texture (`is_grain`); groups of specks only (all far
+   shorter than a letter) are dust or broken edges; a word of one component is dropped when it
+   cannot be one (`is_lone_mark`: specks, dashes, arrows, bullets, stars, holes, magnets;
    `is_check_mark`; `is_stray_stroke`); lone strokes lined up along one line are pieces of an edge
    or rule (`line_fragments`). Ground truth and search ignore such marks (no word is punctuation
    or a symbol only).
