@@ -18,6 +18,8 @@ class DetectorConfig:
 
     work_side: int = 1600  # the ink map is brought to at most this longest side before grouping
     threshold: float = 0.5  # ink probability above which a pixel is ink (lower joins ruled lines and tables to text on real photos)
+    low_threshold: float = 0.3  # pixels above this are ink too where they touch ink above `threshold` (hysteresis):
+    #     thin or faint strokes dip below the threshold in places and would break letters into specks
     grouping: GroupingConfig = field(default_factory=GroupingConfig)
 
 
@@ -34,7 +36,7 @@ class Detector:
     @property
     def version(self) -> str:
         """Identifies the detections this detector produces (stored with readings)."""
-        return "detector-ink-2"
+        return "detector-ink-3"
 
     @classmethod
     def load(cls, weights: Path | None = None, cfg: DetectorConfig | None = None) -> Detector:
@@ -49,14 +51,26 @@ class Detector:
         scale = min(1.0, self.cfg.work_side / max(h, w))
         if scale < 1.0:
             ink = cv2.resize(ink, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        return (ink > self.cfg.threshold).astype(np.uint8)  # [h',w']
+        strong = (ink > self.cfg.threshold).astype(np.uint8)  # [h',w']
+        if self.cfg.low_threshold >= self.cfg.threshold:
+            return strong
+        weak = (ink > self.cfg.low_threshold).astype(np.uint8)
+        n, labels = cv2.connectedComponents(weak, connectivity=8)
+        keep = np.zeros(n, np.uint8)
+        keep[labels[strong > 0]] = 1
+        keep[0] = 0
+        return keep[labels]  # [h',w'] weak components that hold strong ink
 
-    def detect(self, rgb: np.ndarray, ink: np.ndarray) -> list[Detection]:
-        """Word quads [4,2] float32 clockwise from top-left, in pixels of `rgb` [H,W,3]."""
+    def detect(self, rgb: np.ndarray, ink: np.ndarray, dropped: list | None = None) -> list[Detection]:
+        """Word quads [4,2] float32 clockwise from top-left, in pixels of `rgb` [H,W,3]; `dropped`, when
+        given, receives (reason, box in photo pixels) for the ink left out (error analysis)."""
         height, width = rgb.shape[:2]
         mask = self.binary(ink)
         sx, sy = width / mask.shape[1], height / mask.shape[0]
-        quads, _, _ = ink_to_quads(mask, self.cfg.grouping)
+        trace: list | None = [] if dropped is not None else None
+        quads, _, _ = ink_to_quads(mask, self.cfg.grouping, trace)
+        if dropped is not None:
+            dropped.extend((r, b * np.array([sx, sy, sx, sy], np.float32)) for r, b in trace)
         out = []
         for q in quads:
             full = (q * np.array([sx, sy], np.float32)).astype(np.float32)

@@ -10,12 +10,15 @@ Steps (all at the ink map's working scale):
    tape, corners).
 4. `dominant_angle`: the page's text direction, where projection profiles of the ink are sharpest.
 5. `group_words`: in the text direction's frame, join components that share a line and are closer
-   than a word gap (in units of H); small marks above/below (dots, accents) join the component under
-   them unless they already sit beside others on their own line (full stops, commas); then split
-   each resulting group at gaps that are large for its own line.
+   than the widest word gap (in units of H), then rejoin each such line piece at its own word gap
+   (`line_join_gaps`: its median letter gap plus a margin, so slanted letters that overlap and
+   widely spaced ones both work); small marks just above/below (dots, accents) join the component
+   under them unless they already sit beside others on their own line (full stops, commas); then
+   split each resulting group at gaps that are large for its own line.
 6. Filters on the groups: list markers leading a word are stripped (`strip_leading_marks`); groups
-   of thin parallel strokes are desk or paper texture (`is_grain`); a word of one component is
-   dropped when it cannot be one (`is_lone_mark`: specks, dashes, arrows, bullets, holes, magnets;
+   of thin parallel strokes are desk or paper texture (`is_grain`); groups of specks only (all far
+   shorter than a letter) are dust or broken edges; a word of one component is dropped when it
+   cannot be one (`is_lone_mark`: specks, dashes, arrows, bullets, stars, holes, magnets;
    `is_check_mark`; `is_stray_stroke`); lone strokes lined up along one line are pieces of an edge
    or rule (`line_fragments`). Ground truth and search ignore such marks (no word is punctuation
    or a symbol only).
@@ -47,19 +50,29 @@ class GroupingConfig:
     blob_min_fill: float = 0.6  # ... filling this share of their rotated rectangle are blobs
     box_min_hole: float = 0.28  # square outlines (see _is_box) whose hole covers this share are empty checkboxes
     max_char_share: float = 0.25  # components taller than this share of the image are ignored for H
+    h_recheck: float = 0.8  # H is re-estimated without frames and strokes when that makes it this much smaller
     max_h: float = 8.0  # components taller than this many H (drawings, page edges) are dropped
     v_overlap: float = 0.45  # share of the smaller height that must overlap to be on one line
-    word_gap: float = 0.45  # join gap along the line, in units of H (or of the pair's smaller height, see gap_hmin)
+    word_gap: float = 0.35  # join gap along the line, in units of H (or of the pair's smaller height, see gap_hmin),
+    #     where a line has too few gaps to learn its own spacing (see line_min_gaps)
     gap_hmin: float = 0.8  # ... the gap unit is max(H, this times the smaller height): large writing keeps wider gaps
+    word_gap_max: float = 0.5  # widest join gap in units (first pass: the line pieces whose own spacing is measured)
+    word_gap_min: float = 0.25  # narrowest gap a line's spacing can make a word gap
+    word_gap_over_median: float = 0.2  # a line's join gap is its median letter-to-next gap plus this many units
+    line_min_gaps: int = 3  # a line piece needs this many gaps for its median to count ...
+    letter_max_w: float = 1.0  # ... gaps after components at most this many H wide (letters, not cursive words)
     line_gap_split: float = 3.0  # split a group where a gap exceeds this times the line's median gap ...
     min_split_gap: float = 0.45  # ... and at least this many H of the line
     dot_max_h: float = 0.45  # marks shorter than this share of the line height may be dots/accents
-    dot_max_dist: float = 0.6  # ... within this many line heights above or below
+    dot_max_dist: float = 0.2  # ... within this many line heights above or below (further away is the line
+    #     above or below: the ascenders and descenders of close lines nearly touch)
     stray_min_len_h: float = 1.2  # lone strokes at least this many H long ...
     stray_min_elongation: float = 4.0  # ... this elongated ...
     stray_min_angle: float = 25.0  # ... and this many degrees off the text direction are dropped,
     stray_upright_deg: float = 15.0  # ... unless within this many degrees of upright and ...
     stray_upright_min_len_h: float = 1.8  # ... shorter than this many H (I, l, 1)
+    speck_max_h: float = 0.4  # a word whose tallest component is shorter than this many H is specks (dust, a
+    #     page edge or a faint rule broken up by the binarizer): no letter is that small beside its line
     lone_min_h: float = 0.45  # a lone component (a word of one piece) shorter than this many H ...
     lone_min_len: float = 1.0  # ... and not this many H long is a mark
     bar_min_elongation: float = 2.0  # a lone component this many times longer than tall ...
@@ -72,6 +85,9 @@ class GroupingConfig:
     grain_max_thickness_few: float = 0.5  # (... this share for words of fewer components, whose strokes
     grain_few_min_tilt: float = 25.0  # must also lean this many degrees from upright)
     grain_min_share: float = 0.6  # ... for this share of its ink is texture (wood grain, fibres, hatching)
+    star_max_h: float = 1.6  # a compact mark at most this many H tall ...
+    star_min_points: int = 5  # ... whose outline dips in between this many points ...
+    star_min_depth: float = 0.08  # ... each dip this share of its size deep is a drawn star (a list bullet)
     check_max_len_h: float = 1.6  # a tick (see is_check_mark) is at most this many H wide, has no holes ...
     check_max_hole: float = 0.05  # ... (at most this share of holes) ...
     check_max_fill: float = 0.6  # ... covers at most this share of its convex hull ...
@@ -175,17 +191,21 @@ def reference_height(heights: np.ndarray, areas: np.ndarray, max_height: float |
     return float(max(3.0, h[order][np.searchsorted(cum, cum[-1] / 2)]))
 
 
-def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> np.ndarray:
-    """[n] bool: True for components that may be text (not noise, strokes, frames, blobs)."""
+def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = GroupingConfig(),
+                        reasons: dict[int, str] | None = None) -> np.ndarray:
+    """[n] bool: True for components that may be text (not noise, strokes, frames, blobs); `reasons`,
+    when given, receives why each dropped component was dropped (for error analysis)."""
     n = len(comps)
     keep = np.ones(n, bool)
     if n == 0:
         return keep
+    why = reasons if reasons is not None else {}
     w = comps.bbox[:, 2] - comps.bbox[:, 0]
     h = comps.bbox[:, 3] - comps.bbox[:, 1]
     keep &= comps.area >= max(cfg.min_area, cfg.min_area_h2 * h_ref * h_ref)
     keep &= np.maximum(w, h) <= cfg.max_h * h_ref * 2.5  # giant drawings, page edges
     keep &= h <= cfg.max_h * h_ref
+    why.update((int(i), "small-or-huge") for i in np.flatnonzero(~keep))
     centres = (comps.bbox[:, :2] + comps.bbox[:, 2:]) / 2
     for i in np.flatnonzero(keep):
         c = comps.contours[i]
@@ -194,6 +214,7 @@ def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = G
         half_perim = 0.5 * cv2.arcLength(c.reshape(-1, 1, 2), True)
         if long_side > cfg.line_min_len_h * h_ref and half_perim <= cfg.line_max_linearity * long_side:
             keep[i] = False  # a straight stroke
+            why[int(i)] = "stroke"
             continue
         outer_area = comps.area[i] + comps.hole_area[i]
         if h[i] > cfg.frame_min_h * h_ref and comps.hole_area[i] >= cfg.frame_min_hole * outer_area:
@@ -202,15 +223,18 @@ def classify_components(comps: Components, h_ref: float, cfg: GroupingConfig = G
             inside[i] = False
             if inside.any():
                 keep[i] = False  # a frame or circle drawn around other ink
+                why[int(i)] = "frame"
                 continue
         if comps.hole_area[i] >= cfg.box_min_hole * outer_area and _is_box(c):
             keep[i] = False  # an empty checkbox
+            why[int(i)] = "checkbox"
             continue
         if (
             short_side > cfg.blob_min_h * h_ref
             and comps.area[i] >= cfg.blob_min_fill * max(rw * rh, 1.0)
         ):
             keep[i] = False  # a solid blob
+            why[int(i)] = "blob"
     return keep
 
 
@@ -290,24 +314,25 @@ class _UnionFind:
         return list(out.values())
 
 
-def _pairs(ext: np.ndarray, h_ref: float, cfg: GroupingConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate joins (i, j) between components with extents [n,4] (u0,u1,v0,v1).
+def _pairs(ext: np.ndarray, h_ref: float, cfg: GroupingConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate joins (i, j, gap) between components with extents [n,4] (u0,u1,v0,v1), both orders.
 
-    The allowed gap is measured in character heights H (letter and word gaps separate best that
-    way), or in the smaller component's height where both are larger (titles); a tall component
-    (a stray stroke, a page edge) cannot stretch it.
+    The gap along u is returned in units of max(H, gap_hmin * the smaller height) (letter and word
+    gaps separate best in character heights; titles keep wider gaps; a tall component, a stray
+    stroke or a page edge, cannot stretch it), and -inf for a dot or accent over or under a letter.
+    Pairs on one line are candidates up to `word_gap_max` units; `group_words` narrows that per line.
     """
     n = len(ext)
     u0, u1, v0, v1 = ext.T
     hv = v1 - v0
-    pi, pj = [], []
+    pi, pj, pg = [], [], []
     for start in range(0, n, 512):
         s = slice(start, start + 512)
         ov = np.minimum(v1[s, None], v1[None, :]) - np.maximum(v0[s, None], v0[None, :])  # [b,n]
         hmin = np.minimum(hv[s, None], hv[None, :])
         ugap = np.maximum(u0[s, None], u0[None, :]) - np.minimum(u1[s, None], u1[None, :])  # <0: overlap
-        allowed = cfg.word_gap * np.maximum(h_ref, cfg.gap_hmin * hmin)
-        same_line = (ov >= cfg.v_overlap * hmin) & (ugap <= allowed)
+        gap = ugap / np.maximum(h_ref, cfg.gap_hmin * hmin)
+        same_line = (ov >= cfg.v_overlap * hmin) & (gap <= cfg.word_gap_max)
         # dots and accents: a short mark above or below a taller one, overlapping it along u; a mark
         # already beside others on its own line (a full stop, a comma) stays with them rather than
         # joining the line below or above
@@ -315,18 +340,20 @@ def _pairs(ext: np.ndarray, h_ref: float, cfg: GroupingConfig) -> tuple[np.ndarr
         hu = u1 - u0
         small = (hv[s, None] <= cfg.dot_max_h * hv[None, :]) & (hu[s, None] <= cfg.dot_max_h * hv[None, :])
         dot = small & (ugap < 0) & (vgap <= cfg.dot_max_dist * hv[None, :]) & (vgap > -hmin)
-        beside = same_line.copy()
+        beside = same_line & (gap <= cfg.word_gap)
         beside[np.arange(beside.shape[0]), np.arange(start, start + beside.shape[0])] = False
         dot &= ~beside.any(axis=1, keepdims=True)
         ok = same_line | dot
         bi, bj = np.nonzero(ok)
+        g = np.where(dot[bi, bj], -np.inf, gap[bi, bj])
         bi = bi + start
         keep = bi != bj
         pi.append(bi[keep])
         pj.append(bj[keep])
+        pg.append(g[keep])
     if not pi:
-        return np.zeros(0, int), np.zeros(0, int)
-    return np.concatenate(pi), np.concatenate(pj)
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0, np.float32)
+    return np.concatenate(pi), np.concatenate(pj), np.concatenate(pg).astype(np.float32)
 
 
 def split_at_gaps(ext: np.ndarray, members: list[int], cfg: GroupingConfig) -> list[list[int]]:
@@ -350,16 +377,52 @@ def split_at_gaps(ext: np.ndarray, members: list[int], cfg: GroupingConfig) -> l
     return [list(map(int, part)) for part in np.split(idx, cuts)]
 
 
+def line_join_gaps(ext: np.ndarray, pi: np.ndarray, pj: np.ndarray, gap: np.ndarray, groups: list[list[int]],
+                   h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> np.ndarray:
+    """[n] the join gap (in units, see `_pairs`) for each component's line piece.
+
+    Handwriting sets its own letter spacing: italic or cursive letters overlap along the line
+    (negative gaps) and their words stand a fraction of H apart, print-like letters stand apart and
+    so do their words, more. Each piece joined at `word_gap_max` is mostly one line, so the median
+    gap from a component to its right-hand neighbour is its letter spacing, and a word gap is
+    `word_gap_over_median` units above it (within `word_gap_min`..`word_gap_max`). Pieces with
+    fewer than `line_min_gaps` gaps keep the page-wide `word_gap`.
+    """
+    n = len(ext)
+    nxt = np.full(n, np.inf, np.float32)  # gap to the nearest component on the right, same line
+    centre = (ext[:, 0] + ext[:, 1]) / 2
+    # only letter-sized components show the letter spacing: after a cursive word (one wide
+    # component) comes a word gap
+    letter = (ext[:, 1] - ext[:, 0]) <= cfg.letter_max_w * h_ref
+    right = np.isfinite(gap) & (centre[pj] > centre[pi]) & letter[pi]
+    np.minimum.at(nxt, pi[right], gap[right])
+    thr = np.full(n, cfg.word_gap, np.float32)
+    for g in groups:
+        own = nxt[g]
+        own = own[np.isfinite(own)]
+        if len(own) >= cfg.line_min_gaps:
+            thr[g] = np.clip(float(np.median(own)) + cfg.word_gap_over_median, cfg.word_gap_min, cfg.word_gap_max)
+    return thr
+
+
 def group_words(ext: np.ndarray, cfg: GroupingConfig = GroupingConfig(), h_ref: float | None = None) -> list[list[int]]:
-    """Indices of components forming each word, from rotated extents [n,4] (u0,u1,v0,v1)."""
+    """Indices of components forming each word, from rotated extents [n,4] (u0,u1,v0,v1): line
+    pieces joined at the widest word gap, then rejoined at each piece's own word gap
+    (`line_join_gaps`), then split at gaps large for the word's own spacing (`split_at_gaps`)."""
     n = len(ext)
     if n == 0:
         return []
     if h_ref is None:
         h_ref = float(np.median(ext[:, 3] - ext[:, 2]))
+    pi, pj, gap = _pairs(ext, h_ref, cfg)
+    pieces = _UnionFind(n)
+    for i, j in zip(pi, pj):
+        pieces.union(int(i), int(j))
+    thr = line_join_gaps(ext, pi, pj, gap, pieces.groups(), h_ref, cfg)
     uf = _UnionFind(n)
-    for i, j in zip(*_pairs(ext, h_ref, cfg)):
-        uf.union(int(i), int(j))
+    for i, j, g in zip(pi, pj, gap):
+        if g <= thr[i]:
+            uf.union(int(i), int(j))
     words: list[list[int]] = []
     for g in uf.groups():
         words.extend(split_at_gaps(ext, g, cfg))
@@ -493,12 +556,36 @@ def is_bar_or_blob(comps: Components, i: int, ext: np.ndarray, angle: float, h_r
                 and comps.area[i] >= cfg.blob_round_solidity * cv2.contourArea(cv2.convexHull(c.reshape(-1, 1, 2))))
 
 
+def is_star(contour: np.ndarray, h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> bool:
+    """A drawn star (a list bullet): compact, with `star_min_points` or more deep dips between the
+    points of its outline. Compact letters have at most four (W, M, X, K); '*' and '#' are no words."""
+    x, y, w, h = cv2.boundingRect(contour.astype(np.int32))
+    if h > cfg.star_max_h * h_ref or max(w, h) > 1.5 * max(min(w, h), 1):
+        return False
+    c = contour.astype(np.int32).reshape(-1, 1, 2)
+    if len(c) < 10:
+        return False
+    hull = cv2.convexHull(c, returnPoints=False)
+    if len(hull) < 4:
+        return False
+    try:
+        defects = cv2.convexityDefects(c, hull)
+    except cv2.error:  # self-intersecting simplified contours
+        return False
+    if defects is None:
+        return False
+    depth = defects[:, 0, 3] / 256.0  # fixed point, 8 fractional bits
+    return int((depth >= cfg.star_min_depth * max(w, h)).sum()) >= cfg.star_min_points
+
+
 def is_lone_mark(comps: Components, i: int, ext: np.ndarray, angle: float, h_ref: float, sw: float,
                  cfg: GroupingConfig = GroupingConfig()) -> bool:
     """A component that forms a word on its own but cannot be one: too short for a letter (dots,
     specks, fragments of faint strokes), or a bar or blob (`is_bar_or_blob`). Ground truth and
     search ignore such marks."""
     if ext[i, 3] - ext[i, 2] < cfg.lone_min_h * h_ref and ext[i, 1] - ext[i, 0] < cfg.lone_min_len * h_ref:
+        return True
+    if is_star(comps.contours[i], h_ref, cfg):
         return True
     return is_bar_or_blob(comps, i, ext, angle, h_ref, sw, cfg)
 
@@ -614,15 +701,29 @@ def strip_leading_marks(members: list[int], comps: Components, ext: np.ndarray, 
 
 
 def ink_to_quads(
-    binary: np.ndarray, cfg: GroupingConfig = GroupingConfig()
+    binary: np.ndarray, cfg: GroupingConfig = GroupingConfig(), dropped: list[tuple[str, np.ndarray]] | None = None
 ) -> tuple[list[np.ndarray], float, float]:
-    """Binary ink [H,W] -> (word quads [4,2] at the same scale, text angle in radians, H)."""
+    """Binary ink [H,W] -> (word quads [4,2] at the same scale, text angle in radians, H).
+
+    `dropped`, when given, receives (reason, [4] x0,y0,x1,y1 box) for each component or word left
+    out, for error analysis."""
     comps = extract_components(binary, cfg.min_area)
     if len(comps) == 0:
         return [], 0.0, 0.0
     heights = comps.bbox[:, 3] - comps.bbox[:, 1]
     h_ref = reference_height(heights, comps.area, cfg.max_char_share * binary.shape[0])
-    comps = comps.subset(classify_components(comps, h_ref, cfg))
+    keep = classify_components(comps, h_ref, cfg)
+    # frames, boxes and long strokes can outweigh the letters in the first estimate; once they are
+    # known, H is re-estimated on what may be text, and the classification redone with it
+    h_text = reference_height(heights[keep], comps.area[keep], cfg.max_char_share * binary.shape[0])
+    if keep.any() and h_text < cfg.h_recheck * h_ref:
+        h_ref = h_text
+        keep = classify_components(comps, h_ref, cfg)
+    if dropped is not None:
+        reasons: dict[int, str] = {}
+        classify_components(comps, h_ref, cfg, reasons)
+        dropped.extend((r, comps.bbox[i].copy()) for i, r in reasons.items())
+    comps = comps.subset(keep)
     if len(comps) == 0:
         return [], 0.0, h_ref
     points = np.concatenate(comps.contours)
@@ -633,20 +734,36 @@ def ink_to_quads(
     sw = stroke_width(comps)
     quads = []
     words = []
+
+    def drop(reason: str, members: list[int]) -> None:
+        if dropped is not None:
+            b = comps.bbox[members]
+            dropped.append((reason, np.array([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])))
+
     for members in group_words(ext, cfg, h_ref):
         members = strip_leading_marks(members, comps, ext, angle, h_ref, sw, cfg)
         if is_grain(members, comps, angle, sw, cfg):
+            drop("grain", members)
+            continue
+        if float((ext[members, 3] - ext[members, 2]).max()) < cfg.speck_max_h * h_ref:
+            drop("specks", members)
             continue
         if len(members) == 1:
             i = members[0]
-            if is_lone_mark(comps, i, ext, angle, h_ref, sw, cfg) or is_check_mark(comps, i, ext, angle, h_ref, cfg):
+            if is_lone_mark(comps, i, ext, angle, h_ref, sw, cfg):
+                drop("lone-mark", members)
+                continue
+            if is_check_mark(comps, i, ext, angle, h_ref, cfg):
+                drop("check", members)
                 continue
             if is_stray_stroke(comps.contours[i], angle, h_ref, cfg):
+                drop("stray", members)
                 continue
         words.append(members)
     fragments = line_fragments([w[0] for w in words if len(w) == 1], comps, angle, h_ref, sw, cfg)
     for members in words:
         if len(members) == 1 and members[0] in fragments:
+            drop("fragment", members)
             continue
         pts = np.concatenate([comps.contours[i] for i in members])
         pts = cv2.convexHull(pts).reshape(-1, 2)  # same extents in every direction, far fewer points

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from detector import Detector
+from detector.infer import DetectorConfig
 from detector.metrics import DetectionScore, binarization_scores, iou_matrix, line_coverage, match_count
 from detector.postprocess import (
     GroupingConfig,
@@ -18,6 +19,7 @@ from detector.postprocess import (
     dominant_angle,
     extract_components,
     group_words,
+    is_star,
     ink_to_quads,
     order_quad,
     reference_height,
@@ -322,3 +324,96 @@ def test_bar_share() -> None:
     assert bar_share(arrow, 0.0, 8.0, 4.0) > 0.7
     assert bar_share(word, 0.0, 8.0, 4.0) < 0.5
     assert bar_share(under, 0.0, 8.0, 4.0) < 0.5
+
+
+def _row(widths: list[list[float]], letter_gap: float, word_gap: float, h: float = 20.0) -> np.ndarray:
+    """Extents [n,4] (u0,u1,v0,v1) of words (lists of component widths) on one line, components
+    `letter_gap` apart (negative: overlapping along the line, as slanted letters do) and words
+    `word_gap` apart."""
+    ext, u = [], 0.0
+    for w_i, word in enumerate(widths):
+        if w_i:
+            u += word_gap
+        for k, w in enumerate(word):
+            if k:
+                u += letter_gap
+            ext.append((u, u + w, 0.0, h))
+            u += w
+    return np.asarray(ext, np.float32)
+
+
+def _word_sizes(words: list[list[int]]) -> list[int]:
+    return sorted(len(w) for w in words)
+
+
+def test_slanted_letters_keep_narrow_word_gaps_apart() -> None:
+    # italic letters overlap along the line (-3 px); words only 0.35 H apart: the line's own
+    # spacing separates them where the page-wide gap (0.35-0.5 H) would not be sure to
+    ext = _row([[10] * 4, [10] * 5, [10] * 3], letter_gap=-3, word_gap=7)
+    assert _word_sizes(group_words(ext, GroupingConfig(), h_ref=20.0)) == [3, 4, 5]
+
+
+def test_letter_spaced_words_stay_whole() -> None:
+    # letters 0.3 H apart (a wide hand) and words 0.8 H apart: letters join, words do not
+    ext = _row([[10] * 4, [10] * 4], letter_gap=6, word_gap=16)
+    assert _word_sizes(group_words(ext, GroupingConfig(), h_ref=20.0)) == [4, 4]
+
+
+def test_cursive_words_use_the_page_gap() -> None:
+    # each word one wide component (cursive), 0.4 H apart: with no letter gaps to learn from, the
+    # line keeps the page-wide word gap and does not take its word gaps for letter spacing
+    ext = _row([[60], [70], [50], [65]], letter_gap=0, word_gap=8)
+    assert len(group_words(ext, GroupingConfig(), h_ref=20.0)) == 4
+
+
+def test_hysteresis_keeps_faint_strokes_touching_ink() -> None:
+    ink = np.zeros((100, 200), np.float32)
+    ink[40:60, 20:60] = 0.9  # strong ink
+    ink[48:52, 60:120] = 0.4  # a faint stroke continuing it
+    ink[48:52, 150:190] = 0.4  # a faint stroke on its own (noise, ghost writing)
+    m = Detector().binary(ink)
+    assert m[50, 100] == 1 and m[50, 170] == 0 and m[50, 30] == 1
+    assert Detector(DetectorConfig(low_threshold=0.5)).binary(ink)[50, 100] == 0
+
+
+def test_speck_groups_are_not_words() -> None:
+    m = text_mask(["words here"])
+    for x in range(420, 600, 12):  # a dotted trail of dust along the line, far smaller than letters
+        cv2.circle(m, (x, 60), 2, 255, -1)
+    quads, _, h = ink_to_quads(m)
+    assert len(quads) == 2, boxes(quads)
+    assert max(b[2] for b in boxes(quads)) < 420
+
+
+def _star(cx: float, cy: float, r: float) -> np.ndarray:
+    ang = np.radians(np.arange(10) * 36 - 90)
+    rad = np.where(np.arange(10) % 2 == 0, r, 0.4 * r)
+    return np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1).astype(np.int32)
+
+
+def test_star_bullets_are_marks_but_letters_are_not() -> None:
+    m = text_mask(["item", "WMX"], pitch=90)
+    cv2.fillPoly(m, [_star(600, 55, 18)], 255)  # a filled star bullet
+    cv2.polylines(m, [_star(600, 145, 18)], True, 255, 3)  # a drawn outline star
+    bx = boxes(ink_to_quads(m)[0])
+    assert len(bx) == 2, bx
+    assert all(b[2] < 560 for b in bx)
+    assert is_star(_star(50, 50, 20).astype(np.float32), h_ref=30.0)
+
+
+def test_marks_between_close_lines_do_not_join_them() -> None:
+    # a short mark (an apostrophe of the line above, a descender tip) half a line height above a
+    # word is not its accent: the word's box stays on its own line
+    m = text_mask(["nun"], h=200, w=300)
+    cv2.rectangle(m, (45, 25), (50, 33), 255, -1)  # 12-20 px above the x-height letters
+    bx = boxes(ink_to_quads(m)[0])
+    assert len(bx) == 1 and bx[0][1] > 35, bx
+
+
+def test_detector_reports_what_it_dropped() -> None:
+    m = text_mask(["word one"])
+    cv2.rectangle(m, (500, 40), (530, 70), 255, 3)  # empty checkbox
+    dropped: list = []
+    dets = Detector().detect(np.zeros((400, 900, 3), np.uint8), m.astype(np.float32) / 255, dropped)
+    assert len(dets) == 2
+    assert any(r == "checkbox" and b[0] >= 495 for r, b in dropped), dropped
