@@ -29,22 +29,26 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
-def match_count(pred: np.ndarray, gt: np.ndarray, iou: float = 0.5) -> int:
-    """Number of one-to-one matches at IoU >= `iou`, greedy from the highest IoU."""
-    if len(pred) == 0 or len(gt) == 0:
-        return 0
-    m = iou_matrix(pred, gt)
-    pi, gi = np.nonzero(m >= iou)
-    order = np.argsort(-m[pi, gi], kind="stable")
-    used_p, used_g, n = set(), set(), 0
+def greedy_matches(ious: np.ndarray, iou: float = 0.5) -> list[tuple[int, int]]:
+    """One-to-one (pred, gt) pairs with IoU >= `iou` in an IoU matrix [P, G], greedy from the highest."""
+    pi, gi = np.nonzero(ious >= iou)
+    order = np.argsort(-ious[pi, gi], kind="stable")
+    used_p, used_g, pairs = set(), set(), []
     for k in order:
         p, g = int(pi[k]), int(gi[k])
         if p in used_p or g in used_g:
             continue
         used_p.add(p)
         used_g.add(g)
-        n += 1
-    return n
+        pairs.append((p, g))
+    return pairs
+
+
+def match_count(pred: np.ndarray, gt: np.ndarray, iou: float = 0.5) -> int:
+    """Number of one-to-one matches at IoU >= `iou`, greedy from the highest IoU."""
+    if len(pred) == 0 or len(gt) == 0:
+        return 0
+    return len(greedy_matches(iou_matrix(pred, gt), iou))
 
 
 @dataclass

@@ -35,23 +35,9 @@ from binarizer import Binarizer  # noqa: E402
 from binarizer.classic import ClassicConfig  # noqa: E402
 from detector import Detector  # noqa: E402
 from detector.infer import DetectorConfig  # noqa: E402
-from detector.metrics import DetectionScore, iou_matrix  # noqa: E402
+from detector.metrics import DetectionScore, greedy_matches, iou_matrix  # noqa: E402
 from detector.postprocess import GroupingConfig  # noqa: E402
 from ocrsearch.imageio import load_rgb  # noqa: E402
-
-
-def greedy_match(m: np.ndarray, thr: float) -> list[tuple[int, int]]:
-    pi, gi = np.nonzero(m >= thr)
-    order = np.argsort(-m[pi, gi], kind="stable")
-    used_p, used_g, out = set(), set(), []
-    for k in order:
-        p, g = int(pi[k]), int(gi[k])
-        if p in used_p or g in used_g:
-            continue
-        used_p.add(p)
-        used_g.add(g)
-        out.append((p, g))
-    return out
 
 
 def categorise(pred: np.ndarray, gt: np.ndarray, binary_full: np.ndarray, mask: np.ndarray | None,
@@ -59,7 +45,7 @@ def categorise(pred: np.ndarray, gt: np.ndarray, binary_full: np.ndarray, mask: 
     """(gt categories {g: cat}, pred categories {p: cat}) for the unmatched boxes."""
     n, m = len(pred), len(gt)
     iou = iou_matrix(pred, gt) if n and m else np.zeros((n, m))
-    pairs = greedy_match(iou, 0.5) if n and m else []
+    pairs = greedy_matches(iou, 0.5) if n and m else []
     mp, mg = {p for p, _ in pairs}, {g for _, g in pairs}
     area_p = np.maximum((pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1]), 1.0) if n else np.zeros(0)
     area_g = np.maximum((gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1]), 1.0) if m else np.zeros(0)
