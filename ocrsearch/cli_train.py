@@ -33,6 +33,8 @@ def train_recognizer(
     threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
     augment: bool = typer.Option(True),
     rnn: str = typer.Option("lstm", help="lstm or gru (new models only)."),
+    channels: Optional[str] = typer.Option(None, help="Backbone widths of a new model, 5 numbers: 32,64,128,160,256 by default."),
+    rnn_hidden: Optional[int] = typer.Option(None, help="BiLSTM/GRU units per direction of a new model (default 128)."),
     workers: int = typer.Option(0, help="Data-loading processes (0: in the training process)."),
     device: str = typer.Option("auto", help="auto (a GPU when there is one), cpu or cuda."),
 ) -> None:
@@ -40,11 +42,21 @@ def train_recognizer(
     from data.readers import open_dataset
     from recognizer.train import TrainConfig, train
 
+    model: dict = {"rnn": rnn}
+    if channels:
+        try:
+            model["channels"] = tuple(int(c) for c in channels.split(","))
+        except ValueError:
+            raise typer.BadParameter(f"{channels!r}: expected 5 comma-separated integers", param_hint="--channels") from None
+        if len(model["channels"]) != 5:
+            raise typer.BadParameter(f"{channels!r}: expected 5 comma-separated integers", param_hint="--channels")
+    if rnn_hidden:
+        model["rnn_hidden"] = rnn_hidden
     cfg = TrainConfig(stage=stage, data=data, val_data=val_data, val_fraction=val_fraction, out=str(out),
                       init=str(init) if init else None, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
                       session_minutes=session_minutes,
                       batch_size=batch_size, lr=lr, val_every=val_every, patience=patience, seed=seed,
-                      threads=threads, augment=augment, model={"rnn": rnn}, workers=workers, device=device)
+                      threads=threads, augment=augment, model=model, workers=workers, device=device)
     best = train(cfg, open_dataset, log=lambda s: typer.echo(s))
     typer.echo(f"best weights: {best}")
 

@@ -256,6 +256,26 @@ def test_eval_command_prints_metrics(tiny_word_set, tmp_path):
     assert "n=32" in result.output
 
 
+def test_train_command_shapes_a_new_model(tiny_word_set, tmp_path):
+    """`ocrsearch train recognizer --channels ... --rnn-hidden N` trains a model of that shape; a malformed
+    --channels is refused naming the option."""
+    import typer
+
+    from ocrsearch.cli_train import train_app
+
+    app = typer.Typer()
+    app.add_typer(train_app, name="train")
+    out = tmp_path / "run"
+    args = ["train", "recognizer", "--data", str(tiny_word_set), "--val-data", str(tiny_word_set), "--out", str(out),
+            "--max-steps", "2", "--batch-size", "8", "--val-every", "2", "--threads", "1", "--no-augment"]
+    result = CliRunner().invoke(app, args + ["--channels", "8,16,24,32,40", "--rnn-hidden", "24"])
+    assert result.exit_code == 0, result.output
+    config = torch.load(out / "best.pt", weights_only=False)["config"]
+    assert tuple(config["channels"]) == (8, 16, 24, 32, 40) and config["rnn_hidden"] == 24
+    bad = CliRunner().invoke(app, args + ["--channels", "8,16,x"])
+    assert bad.exit_code != 0 and "--channels" in bad.output
+
+
 def test_missing_weights_name_the_path(tmp_path):
     """Loading absent weights fails with an error that names the file."""
     with pytest.raises(FileNotFoundError, match="nope.pt"):

@@ -11,7 +11,8 @@ SYNTH=${SYNTH:-cache/gpu-synth}
 N=${N:-320000}          # crops per synthetic set
 SEEDS=${SEEDS:-31}      # sets to train on now (rendered first if missing)
 NEXT_SEED=${NEXT_SEED:-}  # set to render in the background for the next call
-INIT=${INIT:-recognizer/weights/recognizer.pt}
+INIT=${INIT:-recognizer/weights/recognizer.pt}  # "none": a new model, shaped by MODEL_ARGS
+MODEL_ARGS=${MODEL_ARGS:-}  # e.g. "--channels 48,96,160,224,320 --rnn-hidden 192" (new models only)
 MAX_MIN=${MAX_MIN:-16}
 BUDGET_S=${BUDGET_S:-560}  # this call's wall-clock budget: training gets what rendering leaves
 LOADERS=${LOADERS:-6}
@@ -51,8 +52,9 @@ fi
 SESSION_MIN=$(python3 -c "print(max(0.5, ($BUDGET_S - $SECONDS - 45) / 60))")
 echo "training for $SESSION_MIN minutes of a $MAX_MIN-minute schedule"
 init=()
-[ -f "$RUN/last.pt" ] || init=(--init "$INIT")
-cli train recognizer --stage finetune "${init[@]}" "${data[@]}" \
+[ -f "$RUN/last.pt" ] || [ "$INIT" = none ] || init=(--init "$INIT")
+read -r -a model_args <<< "$MODEL_ARGS"
+cli train recognizer --stage finetune "${init[@]}" "${model_args[@]}" "${data[@]}" \
   --data "$KIT/data/stanford-train*40" --data "$KIT/data/wild1*3" --data "$KIT/data/wild2*3" \
   --val-data "$KIT/data/stanford-val" --val-data "$KIT/data/val-trainfonts" \
   --out "$RUN" --device "$DEVICE" --workers "$LOADERS" --batch-size 256 --lr "$LR" \
