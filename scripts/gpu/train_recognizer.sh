@@ -12,6 +12,7 @@ N=${N:-320000}          # crops per synthetic set
 SEEDS=${SEEDS:-31}      # sets to train on now (rendered first if missing)
 NEXT_SEED=${NEXT_SEED:-}  # set to render in the background for the next call
 INIT=${INIT:-recognizer/weights/recognizer.pt}  # "none": a new model, shaped by MODEL_ARGS
+EXTRA_DATA=${EXTRA_DATA:-}  # more --data sets, e.g. ".devkit/data/stanford-wild*10" (cut by our detector from stanford tune)
 MODEL_ARGS=${MODEL_ARGS:-}  # e.g. "--channels 48,96,160,224,320 --rnn-hidden 192" (new models only)
 MAX_MIN=${MAX_MIN:-16}
 BUDGET_S=${BUDGET_S:-560}  # this call's wall-clock budget: training gets what rendering leaves
@@ -54,8 +55,11 @@ echo "training for $SESSION_MIN minutes of a $MAX_MIN-minute schedule"
 init=()
 [ -f "$RUN/last.pt" ] || [ "$INIT" = none ] || init=(--init "$INIT")
 read -r -a model_args <<< "$MODEL_ARGS"
+read -r -a extra_sets <<< "$EXTRA_DATA"  # read, not word splitting: "*10" must not glob
+extra=()
+for set in "${extra_sets[@]}"; do extra+=(--data "$set"); done
 cli train recognizer --stage finetune "${init[@]}" "${model_args[@]}" "${data[@]}" \
-  --data "$KIT/data/stanford-train*40" --data "$KIT/data/wild1*3" --data "$KIT/data/wild2*3" \
+  --data "$KIT/data/stanford-train*40" --data "$KIT/data/wild1*3" --data "$KIT/data/wild2*3" "${extra[@]}" \
   --val-data "$KIT/data/stanford-val" --val-data "$KIT/data/val-trainfonts" \
   --out "$RUN" --device "$DEVICE" --workers "$LOADERS" --batch-size 256 --lr "$LR" \
   --max-minutes "$MAX_MIN" --session-minutes "$SESSION_MIN" --val-every 500 --patience 1000 --seed 1
