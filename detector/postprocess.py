@@ -107,6 +107,13 @@ class GroupingConfig:
     blob_round_max_h: float = 0.8  # ... at most this many H tall
     word_angle_dev: float = 10.0  # degrees a word's quad may turn from the page's text direction to hug its ink
     pad: float = 0.0  # padding added around each quad, in units of the word's height
+    # Big cursive joins lines: a loop of one line touches the next line's ascenders, and a whole
+    # paragraph becomes one "word". A quad taller than this many H (across the text) is cut into
+    # lines where its rows hold little ink, and each line is grouped into words again.
+    multiline_min_h: float = 2.4
+    multiline_valley: float = 0.25  # a row with less ink than this share of the quad's inked rows (90th pct) is a gap
+    multiline_min_band_h: float = 0.5  # a line between two cuts is at least this many H tall
+    multiline_max_angle: float = 10.0  # degrees; more tilted text keeps its quads (rows would cut across lines)
 
 
 @dataclass
@@ -701,24 +708,30 @@ def strip_leading_marks(members: list[int], comps: Components, ext: np.ndarray, 
 
 
 def ink_to_quads(
-    binary: np.ndarray, cfg: GroupingConfig = GroupingConfig(), dropped: list[tuple[str, np.ndarray]] | None = None
+    binary: np.ndarray, cfg: GroupingConfig = GroupingConfig(), dropped: list[tuple[str, np.ndarray]] | None = None,
+    split_lines: bool = True, h_given: float | None = None,
 ) -> tuple[list[np.ndarray], float, float]:
     """Binary ink [H,W] -> (word quads [4,2] at the same scale, text angle in radians, H).
 
     `dropped`, when given, receives (reason, [4] x0,y0,x1,y1 box) for each component or word left
-    out, for error analysis."""
+    out, for error analysis. `h_given`: the character height H, when known (a strip cut from a
+    page, too small to estimate it)."""
     comps = extract_components(binary, cfg.min_area)
     if len(comps) == 0:
         return [], 0.0, 0.0
     heights = comps.bbox[:, 3] - comps.bbox[:, 1]
-    h_ref = reference_height(heights, comps.area, cfg.max_char_share * binary.shape[0])
-    keep = classify_components(comps, h_ref, cfg)
-    # frames, boxes and long strokes can outweigh the letters in the first estimate; once they are
-    # known, H is re-estimated on what may be text, and the classification redone with it
-    h_text = reference_height(heights[keep], comps.area[keep], cfg.max_char_share * binary.shape[0])
-    if keep.any() and h_text < cfg.h_recheck * h_ref:
-        h_ref = h_text
+    if h_given is not None:
+        h_ref = h_given
         keep = classify_components(comps, h_ref, cfg)
+    else:
+        h_ref = reference_height(heights, comps.area, cfg.max_char_share * binary.shape[0])
+        keep = classify_components(comps, h_ref, cfg)
+        # frames, boxes and long strokes can outweigh the letters in the first estimate; once they are
+        # known, H is re-estimated on what may be text, and the classification redone with it
+        h_text = reference_height(heights[keep], comps.area[keep], cfg.max_char_share * binary.shape[0])
+        if keep.any() and h_text < cfg.h_recheck * h_ref:
+            h_ref = h_text
+            keep = classify_components(comps, h_ref, cfg)
     if dropped is not None:
         reasons: dict[int, str] = {}
         classify_components(comps, h_ref, cfg, reasons)
@@ -767,5 +780,63 @@ def ink_to_quads(
             continue
         pts = np.concatenate([comps.contours[i] for i in members])
         pts = cv2.convexHull(pts).reshape(-1, 2)  # same extents in every direction, far fewer points
-        quads.append(word_quad(pts, tightest_angle(pts, angle, cfg.word_angle_dev), cfg.pad))
+        quad = word_quad(pts, tightest_angle(pts, angle, cfg.word_angle_dev), cfg.pad)
+        # the lines of a block are grouped on their own ink, once: a line does not split again
+        lines = split_multiline(binary, quad, angle, h_ref, cfg) if split_lines else None
+        quads.extend(lines if lines else [quad])
     return quads, angle, h_ref
+
+
+def line_cuts(profile: np.ndarray, h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> list[int]:
+    """Rows [N] of ink per row -> rows where a block of several text lines is cut into lines: the
+    deepest row of each run of near-empty rows that has at least a line's worth of ink on both sides."""
+    k = max(1, round(h_ref / 4))
+    smooth = np.convolve(profile.astype(np.float64), np.ones(k) / k, mode="same")
+    inked = smooth[smooth > 0]
+    if len(inked) == 0:
+        return []
+    gap = smooth < cfg.multiline_valley * np.percentile(inked, 90)
+    min_band = cfg.multiline_min_band_h * h_ref
+    cuts, last, row = [], 0, 0
+    n = len(smooth)
+    while row < n:
+        if not gap[row]:
+            row += 1
+            continue
+        end = row
+        while end < n and gap[end]:
+            end += 1
+        cut = row + int(np.argmin(smooth[row:end]))
+        ink_before = np.count_nonzero(~gap[last:row])
+        ink_after = np.count_nonzero(~gap[end:])
+        if ink_before >= min_band and ink_after >= min_band:
+            cuts.append(cut)
+            last = cut
+        row = end
+    return cuts
+
+
+def split_multiline(binary: np.ndarray, quad: np.ndarray, angle: float, h_ref: float,
+                    cfg: GroupingConfig = GroupingConfig()) -> list[np.ndarray] | None:
+    """A quad that holds several text lines -> the word quads of each line (grouped again on each
+    line's own ink), or None when it is one line, too tilted to cut by rows, or nothing is left."""
+    if abs(math.degrees(angle)) > cfg.multiline_max_angle:
+        return None
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, binary.shape[1]), min(y1, binary.shape[0])
+    if y1 - y0 < cfg.multiline_min_h * h_ref or x1 <= x0:
+        return None
+    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(inside, [np.round(quad - (x0, y0)).astype(np.int32)], 1)
+    crop = binary[y0:y1, x0:x1] & inside  # [h, w] only this quad's ink
+    cuts = line_cuts(crop.sum(axis=1), h_ref, cfg)
+    if not cuts:
+        return None
+    quads = []
+    for top, bottom in zip([0] + cuts, cuts + [crop.shape[0]]):
+        band_quads, _, _ = ink_to_quads(np.ascontiguousarray(crop[top:bottom]), cfg, split_lines=False,
+                                        h_given=h_ref)
+        quads += [q + np.array([x0, y0 + top], np.float32) for q in band_quads]
+    return quads or None

@@ -21,6 +21,7 @@ from detector.postprocess import (
     group_words,
     is_star,
     ink_to_quads,
+    line_cuts,
     order_quad,
     reference_height,
     split_at_gaps,
@@ -417,3 +418,30 @@ def test_detector_reports_what_it_dropped() -> None:
     dets = Detector().detect(np.zeros((400, 900, 3), np.uint8), m.astype(np.float32) / 255, dropped)
     assert len(dets) == 2
     assert any(r == "checkbox" and b[0] >= 495 for r, b in dropped), dropped
+
+
+def test_line_cuts_find_gaps_between_lines_only() -> None:
+    """Rows of ink per row -> a cut in each near-empty run between two line-tall inked runs; none inside
+    a line, none at a dip thinner than a line from the edge."""
+    line = np.full(20, 50.0)
+    two_lines = np.concatenate([line, np.full(6, 2.0), line])
+    cuts = line_cuts(two_lines, h_ref=20)
+    assert len(cuts) == 1 and 20 <= cuts[0] < 26
+    assert line_cuts(line, h_ref=20) == []
+    edge_speck = np.concatenate([np.full(4, 50.0), np.zeros(6), line])  # a descender tail, not a line
+    assert line_cuts(edge_speck, h_ref=20) == []
+
+
+def test_lines_joined_by_a_loop_are_cut_into_words_per_line() -> None:
+    """Big cursive joins lines (a loop from one line touches the next): the block is cut into its lines
+    and each line grouped into words again, so no quad spans both lines."""
+    m = text_mask(["alpha beta", "gamma delta"], pitch=70)
+    cv2.ellipse(m, (95, 95), (18, 48), 0, -90, 90, 255, 3)  # a loop from 'alpha' down into 'gamma'
+    merged, _, h = ink_to_quads(m, split_lines=False)
+    assert any(b[3] - b[1] > 2.4 * h for b in boxes(merged))  # the premise: one quad holds both lines
+    first_line, second_line = 60, 130  # baselines 70 and 140, letters ~25 px tall
+    assert any(b[1] < first_line and b[3] > second_line for b in boxes(merged))
+    quads, _, h = ink_to_quads(m)
+    bx = boxes(quads)
+    assert len(quads) >= 4 and not any(b[1] < first_line and b[3] > second_line for b in bx), bx
+    assert any(b[3] < second_line - 20 for b in bx) and any(b[1] > first_line + 20 for b in bx)  # words on both lines
