@@ -11,6 +11,9 @@ $(BIN)/ocrsearch: pyproject.toml
 	# torch first, alone: pip then takes the local CPU wheel instead of resolving it with everything else.
 	$(BIN)/pip install -q "torch>=2.4,<=2.14.1" "torchvision<=0.29.1"
 	$(BIN)/pip install -q -e ".[test]"
+	# pip compiles the libraries it installs, not an editable project; shells that set
+	# PYTHONDONTWRITEBYTECODE would otherwise compile ours at every command's start (~50 ms).
+	$(BIN)/python -m compileall -q ocrsearch binarizer detector recognizer data
 	touch $@
 
 venv: $(BIN)/ocrsearch

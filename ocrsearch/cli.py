@@ -322,17 +322,20 @@ def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
     except ReaderLoadError as e:
         _fail(str(e))
     failed = 0
-    for photo, result in zip(photos, reader.read_files([str(p) for p in photos])):
-        if result.reading is None:
-            _report_error(str(photo), result.error or "unknown error")
-            failed += 1
-            continue
-        reading = result.reading
-        if json_output:
-            print(json.dumps({"image": str(photo), "width": reading.width, "height": reading.height,
-                              "words": [w.to_json() for w in reading.words]}, ensure_ascii=False), flush=True)
-        else:
-            _print_reading(str(photo), reading)
+    try:
+        for photo, result in zip(photos, reader.read_files([str(p) for p in photos])):
+            if result.reading is None:
+                _report_error(str(photo), result.error or "unknown error")
+                failed += 1
+                continue
+            reading = result.reading
+            if json_output:
+                print(json.dumps({"image": str(photo), "width": reading.width, "height": reading.height,
+                                  "words": [w.to_json() for w in reading.words]}, ensure_ascii=False), flush=True)
+            else:
+                _print_reading(str(photo), reading)
+    except ReaderLoadError as e:  # the recognizer loads while the first photo is read
+        _fail(str(e))
     if failed:
         raise typer.Exit(1)
 

@@ -61,6 +61,36 @@ def load_recognizer(config: PipelineConfig = PipelineConfig()) -> RecognizerStag
                            threads=config.recognizer_threads)
 
 
+class BackgroundRecognizer:
+    """A recognizer that loads in a thread while the first photo is decoded, binarized and detected.
+
+    Loading it (importing ONNX Runtime, opening the session, reading the LM vocabulary) takes about
+    as long as the vision stages of one photo; a one-photo `ocrsearch read` (how scripts and
+    score.py call it) does both at once on the two cores instead of one after the other. A failed
+    load surfaces as ReaderLoadError at the first use, which readers let through: it is fatal, not
+    the photo's fault.
+    """
+
+    def __init__(self, load: Callable[[], RecognizerStage]):
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recognizer-loader")
+        self._loading = pool.submit(load)
+        pool.shutdown(wait=False)
+
+    def loaded(self) -> RecognizerStage:
+        try:
+            return self._loading.result()
+        except Exception as e:  # noqa: BLE001 - same contract as build_reader
+            raise ReaderLoadError(f"cannot load the models: {type(e).__name__}: {e}") from e
+
+    @property
+    def version(self) -> str:
+        stage = self.loaded()
+        return str(getattr(stage, "version", type(stage).__name__))
+
+    def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
+        return self.loaded().recognize(crops)
+
+
 class Pipeline:
     """Binarize, detect, crop and recognize one photo at a time, with models loaded once."""
 
@@ -77,9 +107,10 @@ class Pipeline:
         from binarizer import Binarizer
         from detector import Detector
 
+        recognizer = BackgroundRecognizer(lambda: load_recognizer(config))
         return cls(Binarizer.load(weights=config.binarizer_weights),
                    Detector.load(weights=config.detector_weights),
-                   load_recognizer(config), config)
+                   recognizer, config)
 
     @property
     def model_version(self) -> str:
@@ -265,6 +296,8 @@ class PipelineReader:
             return PhotoResult(path=path, error=photo.reason, seconds=time.perf_counter() - t0)
         try:
             reading = self.pipeline.read(photo.rgb, (photo.width, photo.height))
+        except ReaderLoadError:
+            raise
         except Exception as e:  # noqa: BLE001 - one photo that breaks a model must not stop the others
             return PhotoResult(path=path, sha256=photo.sha256, size=photo.size,
                                error=f"reading failed: {type(e).__name__}: {e}", seconds=time.perf_counter() - t0)

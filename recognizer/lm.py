@@ -67,31 +67,52 @@ def write_vocabulary(path: Path = VOCABULARY_FILE, size: int = 100_000) -> int:
     return len(words)
 
 
-def _read_vocabulary(path: Path, size: int) -> tuple[dict[str, float], list[str]] | None:
-    """The shipped vocabulary (word -> frequency, and the sorted words), or None when it is missing
-    or was written for another size."""
+class Vocabulary:
+    """Words in sorted order with their frequencies: exact lookups and prefix tests by bisection.
+
+    Frequencies stay the strings the file holds until a word is looked up: parsing all 94k floats
+    and building a dict took ~70 ms of every cold `ocrsearch read`, and a page looks up a few hundred.
+    """
+
+    def __init__(self, sorted_words: list[str], frequencies: list[str] | list[float]):
+        self.sorted_words = sorted_words
+        self._frequencies = frequencies
+
+    @classmethod
+    def from_frequencies(cls, freqs: dict[str, float]) -> Vocabulary:
+        words = sorted(freqs)
+        return cls(words, [freqs[w] for w in words])
+
+    def __len__(self) -> int:
+        return len(self.sorted_words)
+
+    def frequency(self, word: str) -> float | None:
+        i = bisect.bisect_left(self.sorted_words, word)
+        if i < len(self.sorted_words) and self.sorted_words[i] == word:
+            return float(self._frequencies[i])
+        return None
+
+    def has_prefix(self, prefix: str) -> bool:
+        i = bisect.bisect_left(self.sorted_words, prefix)
+        return i < len(self.sorted_words) and self.sorted_words[i].startswith(prefix)
+
+
+def _read_vocabulary(path: Path, size: int) -> Vocabulary | None:
+    """The shipped vocabulary, or None when it is missing or was written for another size."""
     if not path.exists():
         return None
     header, words, freqs = path.read_text(encoding="utf-8").split("\n")[:3]
     if json.loads(header).get("size") != size:
         return None
-    sorted_words = words.split(" ")
-    return dict(zip(sorted_words, map(float, freqs.split(" ")))), sorted_words
+    return Vocabulary(words.split(" "), freqs.split(" "))
 
 
 @lru_cache(maxsize=4)
-def _vocabulary(size: int) -> tuple[dict[str, float], list[str]]:
-    """Word -> frequency, and the words sorted (to test prefixes by bisection)."""
+def _vocabulary(size: int) -> Vocabulary:
     shipped = _read_vocabulary(VOCABULARY_FILE, size)
     if shipped is not None:
         return shipped
-    freqs = _wordfreq_vocabulary(size)
-    return freqs, sorted(freqs)
-
-
-def _is_prefix(sorted_words: list[str], prefix: str) -> bool:
-    i = bisect.bisect_left(sorted_words, prefix)
-    return i < len(sorted_words) and sorted_words[i].startswith(prefix)
+    return Vocabulary.from_frequencies(_wordfreq_vocabulary(size))
 
 
 def token_core(token: str) -> str:
@@ -102,7 +123,7 @@ def token_core(token: str) -> str:
 class WordFrequencyLM(AbstractLanguageModel):
     def __init__(self, cfg: WordLMConfig = WordLMConfig()):
         self.cfg = cfg
-        self.freqs, self.sorted_words = _vocabulary(cfg.vocabulary_size)
+        self.vocabulary = _vocabulary(cfg.vocabulary_size)
 
     @property
     def order(self) -> int:
@@ -116,7 +137,7 @@ class WordFrequencyLM(AbstractLanguageModel):
         core = token_core(token)
         if not core.isalpha():
             return 0.0
-        freq = self.freqs.get(core)
+        freq = self.vocabulary.frequency(core)
         if freq is None:
             return self.cfg.unknown_offset + math.log(self.cfg.floor / self.cfg.reference)
         return math.log(max(freq, self.cfg.floor) / self.cfg.reference)
@@ -125,7 +146,7 @@ class WordFrequencyLM(AbstractLanguageModel):
         # A half-written word that cannot become a vocabulary word pays the unknown offset early,
         # so the beam keeps room for readings that can.
         core = partial_token.lstrip(_PUNCTUATION).lower()
-        if not core or not core.isalpha() or _is_prefix(self.sorted_words, core):
+        if not core or not core.isalpha() or self.vocabulary.has_prefix(core):
             return 0.0
         return self.cfg.weight * self.cfg.unknown_offset
 

@@ -236,3 +236,16 @@ def test_full_resolution_option_turns_reduced_decoding_off(monkeypatch):
     for command in ("read", "ingest"):
         result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
         assert "--full-resolution" in result.output
+
+
+def test_read_with_unloadable_recognizer_fails_with_a_message(tmp_path: Path, make_photo) -> None:
+    """The recognizer loads in the background while the first photo is read; a load failure is one
+    clear message and exit 1, not a traceback and not a per-photo error."""
+    photo = make_photo(tmp_path / "a.jpg", ["budget"], size=(200, 120))
+    missing = tmp_path / "absent.pt"
+
+    result = invoke("read", photo, "--json", "--recognizer-weights", missing)
+
+    assert result.exit_code == 1
+    assert "cannot load the models" in result.stderr and "absent.pt" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

@@ -14,7 +14,7 @@ import torch
 from recognizer import Recognizer
 from recognizer.export import AdaptiveAvgPoolWidth, export_checkpoint
 from recognizer.infer import DEFAULT_WEIGHTS
-from recognizer.lm import VOCABULARY_FILE, _is_prefix, _read_vocabulary, _wordfreq_vocabulary
+from recognizer.lm import VOCABULARY_FILE, Vocabulary, _read_vocabulary, _wordfreq_vocabulary
 from recognizer.model import CRNN, CRNNConfig
 from recognizer.onnx_forward import OnnxForward, file_sha256
 from tests.test_recognizer import word_image
@@ -104,12 +104,13 @@ def test_shipped_vocabulary_is_wordfreq_and_prefixes_bisect(tmp_path):
     """The shipped vocabulary file holds wordfreq's words and frequencies; a file for another size is ignored."""
     shipped = _read_vocabulary(VOCABULARY_FILE, 100_000)
     assert shipped is not None
-    freqs, sorted_words = shipped
     fresh = _wordfreq_vocabulary(100_000)
-    assert sorted_words == sorted(fresh) and set(freqs) == set(fresh)
-    assert all(freqs[w] == pytest.approx(fresh[w], rel=1e-5) for w in list(fresh)[:2000])
+    assert shipped.sorted_words == sorted(fresh)
+    assert all(shipped.frequency(w) == pytest.approx(fresh[w], rel=1e-5) for w in list(fresh)[:2000])
+    assert shipped.frequency("qzxv") is None and shipped.frequency("") is None
     assert _read_vocabulary(VOCABULARY_FILE, 50_000) is None
     assert _read_vocabulary(tmp_path / "absent.tsv", 100_000) is None
-    words = sorted(["budget", "meeting", "plan"])
-    assert _is_prefix(words, "budg") and _is_prefix(words, "plan") and not _is_prefix(words, "plans")
-    assert not _is_prefix(words, "zz") and not _is_prefix(words, "bx")
+    words = Vocabulary.from_frequencies({"budget": 1e-5, "meeting": 2e-5, "plan": 3e-5})
+    assert words.has_prefix("budg") and words.has_prefix("plan") and not words.has_prefix("plans")
+    assert not words.has_prefix("zz") and not words.has_prefix("bx")
+    assert words.frequency("meeting") == 2e-5 and words.frequency("meet") is None
