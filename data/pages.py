@@ -61,6 +61,9 @@ class PageConfig:
     p_second_colour: float = 0.35
     p_ghost: float = 0.75  # whiteboards with erased writing behind the words
     p_columns: float = 0.3
+    # A word (or two) circled, boxed, underlined or struck through with a stroke that touches its
+    # letters: the detector must cut the letters free instead of dropping them with the drawing.
+    p_word_mark: float = 0.05
     p_single_writer: float = 0.75  # one handwriting for the whole page
     jpeg_quality: tuple[int, int] = (55, 95)
     jpeg_in_render: bool = True  # render() returns the decoded JPEG, as the written file holds
@@ -604,7 +607,33 @@ class PageRenderer:
             if placed:
                 ids.append(len(self._words) - 1)
                 x += (tx1 - tx0) + style.gap * size * rng.uniform(0.8, 1.25)
+        for k, i in enumerate(ids):
+            if rng.random() < cfg.p_word_mark:
+                same_line = k + 1 < len(ids) and self._words[ids[k + 1]].line == self._words[i].line
+                pair = [i, ids[k + 1]] if same_line and rng.random() < 0.3 else [i]
+                self._mark_words(canvas, style, self._union([self._words[j].canvas_box for j in pair]))
         return ids, x, base
+
+    def _mark_words(self, canvas: _Canvas, style: _Style, r: Rect) -> None:
+        """A stroke that touches the letters of the words in `r`: a tight circle or box, an underline
+        through the descenders, or a line struck through (the words stay words)."""
+        rng = self.rng
+        x0, y0, x1, y1 = r
+        h = y1 - y0
+        kind = rng.choice(["ellipse", "box", "underline", "strike"], p=[0.4, 0.15, 0.3, 0.15])
+        colour = style.colour if rng.random() < 0.5 else style.second
+        if kind == "ellipse":  # hugging the word: the loop runs over its first and last letters
+            pts = self._ellipse_points((x0, y0, x1, y1), rng.uniform(0.95, 1.12))
+        elif kind == "box":
+            pad = rng.uniform(-0.05, 0.08) * h
+            pts = self._box_points((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+        elif kind == "underline":
+            y = y1 - rng.uniform(0.0, 0.12) * h
+            pts = self._wobbly_line((x0 - rng.uniform(0, 0.3) * h, y), (x1 + rng.uniform(0, 0.5) * h, y), style.em)
+        else:
+            y = y0 + rng.uniform(0.4, 0.65) * h
+            pts = self._wobbly_line((x0 - rng.uniform(0, 0.2) * h, y), (x1 + rng.uniform(0, 0.2) * h, y), style.em)
+        self._stroke(canvas, pts, style.stroke, colour)
 
     @staticmethod
     def _shear(alpha: np.ndarray, slant: float) -> np.ndarray:

@@ -294,3 +294,24 @@ def test_line_only_ground_truth_labels_detections_by_count():
                       [500, 500, 560, 530]], dtype=np.float64)  # outside every line
     assert label_line_detections(boxes, lines) == {0: "Sir", 1: "Dear"}
     assert label_line_detections(np.zeros((0, 4)), lines) == {}
+
+
+def test_word_marks_are_drawn_against_words(fonts, monkeypatch):
+    """p_word_mark: circles, boxes, underlines and strike-throughs drawn on the words themselves
+    (the detector must not lose letters that touch a drawing); none when it is 0."""
+    marked: list[tuple] = []
+    draw = PageRenderer._mark_words
+
+    def spy(self, canvas, style, rect):
+        marked.append(rect)
+        draw(self, canvas, style, rect)
+
+    monkeypatch.setattr(PageRenderer, "_mark_words", spy)
+    page = PageRenderer(fonts, seed=4, cfg=small_cfg(p_word_mark=1.0)).render_detailed()
+    starts = {w.canvas_box[0] for w in page.words}
+    assert len(marked) >= len(page.words) // 2  # every word, alone or with its neighbour
+    assert all(rect[0] in starts for rect in marked)  # each mark is drawn on a word's ink box
+
+    marked.clear()
+    PageRenderer(fonts, seed=4, cfg=small_cfg(p_word_mark=0.0)).render_detailed()
+    assert not marked
