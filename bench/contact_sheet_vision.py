@@ -9,6 +9,7 @@ word count. Writes one JPEG.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import math
 from pathlib import Path
 
@@ -27,8 +28,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/notebook_contact_sheet.jpg"))
     ap.add_argument("--cell", type=int, default=720, help="longest side of a cell in px")
     ap.add_argument("--cols", type=int, default=5)
+    ap.add_argument("--weights", type=Path, default=None, help="binarizer weights (default: shipped, else classical)")
+    ap.add_argument("--combine", choices=["unet", "gate"], default=None, help="U-Net only: override its combine mode")
     args = ap.parse_args()
-    binarizer, detector = Binarizer.load(), Detector.load()
+    binarizer, detector = Binarizer.load(args.weights), Detector.load()
+    if args.combine:
+        binarizer.tiling = replace(binarizer.tiling, combine=args.combine)
     cells = []
     for path in sorted(p for p in args.photos.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
         rgb = load_rgb(path)

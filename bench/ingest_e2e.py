@@ -146,7 +146,7 @@ def main() -> None:
 
         # as `ocrsearch ingest --workers N` configures it: one recognizer thread per worker process
         make_reader = functools.partial(PipelineReader.load, PipelineConfig(
-            decoder=args.decoder, recognizer_threads=1 if args.workers > 1 else 0))
+            decoder=args.decoder, model_threads=1 if args.workers > 1 else 0))
         if args.placeholder:
             make_reader = placeholder_reader
         try:

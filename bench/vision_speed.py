@@ -9,6 +9,7 @@ the repeats for each step and the peak RSS (ru_maxrss) of the whole run.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import resource
 import statistics
 import time
@@ -28,8 +29,12 @@ def main() -> None:
     ap.add_argument("photos", nargs="*", type=Path, default=DEFAULT)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--full-size-ink", action="store_true", help="time Binarizer.__call__ (photo-size map) instead of ink_map")
+    ap.add_argument("--weights", type=Path, default=None, help="binarizer weights (default: shipped, else classical)")
+    ap.add_argument("--combine", choices=["unet", "gate"], default=None, help="U-Net only: override its combine mode")
     args = ap.parse_args()
-    binarizer, detector = Binarizer.load(), Detector.load()
+    binarizer, detector = Binarizer.load(args.weights), Detector.load()
+    if args.combine:
+        binarizer.tiling = replace(binarizer.tiling, combine=args.combine)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for path in args.photos:
         rgb = cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1]
@@ -45,7 +50,7 @@ def main() -> None:
             t_bin.append(t1 - t0)
             t_det.append(t2 - t1)
         b, d = statistics.median(t_bin), statistics.median(t_det)
-        print(f"{path.name}: 12 MP, binarizer={binarizer.kind} binarize {b:.3f} s + detect {d:.3f} s = {b + d:.3f} s ({n} words)")
+        print(f"{path.name}: 12 MP, binarizer={binarizer.version} binarize {b:.3f} s + detect {d:.3f} s = {b + d:.3f} s ({n} words)")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {rss:.0f} MB (after imports: {rss0:.0f} MB)")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import hashlib
+import sys
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,10 @@ class TilingConfig:
     work_side: int = 1280  # the photo is brought to at most this longest side first
     tile: int = 512  # tile side (a multiple of the network stride)
     overlap: int = 32  # pixels shared by neighbouring tiles; the centre of each tile is kept
+    # "unet": the U-Net's map is the ink map. "gate": the classical map (sharper, at its larger working
+    # side) is kept only near ink the U-Net sees, which drops ghost writing, glare edges and shadows.
+    combine: str = "unet"
+    gate_dilate: int = 5  # px at the U-Net's side: how far from its ink the classical map is trusted
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -38,19 +44,27 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
-def predict_tiled(model: BinarizerNet, rgb: np.ndarray, cfg: TilingConfig = TilingConfig()) -> np.ndarray:
-    """Ink probability [h,w] float32 for `rgb` [h,w,3] uint8, tile by tile (bounded memory)."""
-    import torch
+class TorchUnet:
+    """A BinarizerNet behind the same call as `OnnxUnet`: [B,3,H,W] float32 numpy -> [B,1,H,W] probability."""
 
-    with torch.inference_mode():
-        return _predict_tiled(model, rgb, cfg)
+    def __init__(self, model: BinarizerNet) -> None:
+        self.model = model.eval()
+        self.stride = model.stride
+
+    def __call__(self, tiles: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return torch.sigmoid(self.model(torch.from_numpy(tiles))).numpy()
 
 
-def _predict_tiled(model: BinarizerNet, rgb: np.ndarray, cfg: TilingConfig) -> np.ndarray:
-    import torch
+def predict_tiled(model, rgb: np.ndarray, cfg: TilingConfig = TilingConfig()) -> np.ndarray:
+    """Ink probability [h,w] float32 for `rgb` [h,w,3] uint8, tile by tile (bounded memory).
 
+    `model`: a BinarizerNet, or a forward with a `stride` (TorchUnet, OnnxUnet)."""
+    forward = TorchUnet(model) if hasattr(model, "parameters") else model
     h, w = rgb.shape[:2]
-    stride = model.stride
+    stride = forward.stride
     tile = max(stride, cfg.tile // stride * stride)
     # pad to at least one tile and to a multiple of the stride
     ph = max(tile, -(-h // stride) * stride)
@@ -62,8 +76,8 @@ def _predict_tiled(model: BinarizerNet, rgb: np.ndarray, cfg: TilingConfig) -> n
     for y in ys:
         for x in xs:
             patch = padded[y : y + tile, x : x + tile]  # [t,t,3] uint8
-            inp = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1)[None].float() / 255.0  # [1,3,t,t]
-            prob = torch.sigmoid(model(inp))[0, 0].numpy()  # [t,t]
+            inp = np.ascontiguousarray(patch.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0  # [1,3,t,t]
+            prob = forward(inp)[0, 0]  # [t,t]
             # keep the tile's centre; its edges only where no neighbour covers them
             y0 = 0 if y == ys[0] else half
             x0 = 0 if x == xs[0] else half
@@ -81,11 +95,14 @@ class Binarizer:
 
     def __init__(
         self,
-        model: BinarizerNet | None = None,
+        model=None,
         tiling: TilingConfig | None = None,
         classic: ClassicConfig | None = None,
     ) -> None:
-        self.model = model.eval() if model is not None else None
+        # model: a BinarizerNet, or a forward with a `stride` (TorchUnet, OnnxUnet); None: classical
+        if hasattr(model, "parameters"):  # an nn.Module
+            model = TorchUnet(model)
+        self.model = model
         self.tiling = tiling or TilingConfig()
         self.classic = classic or ClassicConfig()
         self._tag = "1"
@@ -95,22 +112,49 @@ class Binarizer:
         return "unet" if self.model is not None else "classic"
 
     @property
+    def backend(self) -> str:
+        """What runs the U-Net: "onnx", "torch", or "none" for the classical binarizer."""
+        if self.model is None:
+            return "none"
+        return "torch" if isinstance(self.model, TorchUnet) else "onnx"
+
+    @property
     def version(self) -> str:
         """Identifies the ink maps this binarizer produces (stored with readings)."""
-        return f"binarizer-{self.kind}-{self._tag}"
+        mode = f"-{self.tiling.combine}" if self.model is not None and self.tiling.combine != "unet" else ""
+        return f"binarizer-{self.kind}-{self._tag}{mode}"
 
     @classmethod
-    def load(cls, weights: Path | str | None = None) -> Binarizer:
-        """The U-Net from `weights` (default: the shipped file), or the classical fallback if none exists."""
+    def load(cls, weights: Path | str | None = None, backend: str = "auto", threads: int = 0,
+             tiling: TilingConfig | None = None) -> Binarizer:
+        """The U-Net from `weights` (default: the shipped file), or the classical fallback if none exists.
+
+        `backend` "auto" runs X.onnx when it was exported from X.pt (or X.pt is absent), else X.pt with
+        torch; "torch" insists on torch. The working side saved with the weights sets the tiling."""
         path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-        if not path.exists():
+        onnx_path = path.with_suffix(".onnx")
+        if not path.exists() and not (backend != "torch" and onnx_path.exists()):
             if weights is not None:
                 raise FileNotFoundError(f"{path}: no such binarizer weights")
             return cls()
-        import hashlib
+        source = path if path.exists() else onnx_path
+        source_sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+        forward, work_side = None, None
+        if backend != "torch" and onnx_path.exists():
+            from binarizer.onnx_forward import OnnxUnet
 
-        binarizer = cls(model=load_model(path))
-        binarizer._tag = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+            candidate = OnnxUnet(onnx_path, threads=threads)
+            if path.suffix == ".onnx" or not path.exists() or candidate.source_sha256 == source_sha256:
+                forward, work_side = candidate, candidate.work_side
+            else:
+                print(f"{onnx_path}: exported from other weights than {path}; binarizer runs with torch "
+                      f"(re-export with `ocrsearch export binarizer`)", file=sys.stderr)
+        if forward is None:
+            model, work_side = load_checkpoint(path)
+            forward = TorchUnet(model)
+        tiling = replace(tiling or TilingConfig(), **({"work_side": work_side} if work_side else {}))
+        binarizer = cls(model=forward, tiling=tiling)
+        binarizer._tag = source_sha256[:8]
         return binarizer
 
     def ink_map(self, rgb: np.ndarray) -> np.ndarray:
@@ -118,7 +162,17 @@ class Binarizer:
         if self.model is None:
             return classic_ink(rgb, self.classic, full_size=False)
         work, _ = resize_max_side(rgb, self.tiling.work_side)
-        return predict_tiled(self.model, work, self.tiling)
+        unet = predict_tiled(self.model, work, self.tiling)  # [h,w] at the U-Net's working side
+        if self.tiling.combine == "unet":
+            return unet
+        if self.tiling.combine != "gate":
+            raise ValueError(f"unknown binarizer combine mode {self.tiling.combine!r} (unet or gate)")
+        classic = classic_ink(rgb, self.classic, full_size=False)  # [H',W'] at the classical working side
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.tiling.gate_dilate,) * 2)
+        near = cv2.dilate(unet, k)
+        if near.shape != classic.shape:
+            near = cv2.resize(near, (classic.shape[1], classic.shape[0]), interpolation=cv2.INTER_LINEAR)
+        return np.minimum(classic, near)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """Ink probability [H,W] float32 in [0,1] at the photo's size."""
@@ -136,7 +190,8 @@ def save_model(model: BinarizerNet, path: Path, extra: dict | None = None) -> No
     torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), **(extra or {})}, path)
 
 
-def load_model(path: Path) -> BinarizerNet:
+def load_checkpoint(path: Path) -> tuple[BinarizerNet, int | None]:
+    """The network of a checkpoint and the working side it was trained for (None: not recorded)."""
     import torch
 
     from binarizer.model import BinarizerModelConfig, BinarizerNet
@@ -146,4 +201,8 @@ def load_model(path: Path) -> BinarizerNet:
     cfg = BinarizerModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
     model = BinarizerNet(cfg)
     model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
+    return model.eval(), ckpt.get("work_side")
+
+
+def load_model(path: Path) -> BinarizerNet:
+    return load_checkpoint(path)[0]

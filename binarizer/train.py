@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from binarizer.infer import save_model
+from binarizer.infer import load_checkpoint, save_model
 from binarizer.model import BinarizerModelConfig, BinarizerNet
 
 
@@ -35,6 +35,8 @@ class BinarizerTrainConfig:
     batch_size: int = 8
     crop: int = 320  # training crop side (a multiple of 16)
     scale_range: tuple[float, float] = (0.35, 0.8)  # photo resize before cropping (working scales)
+    work_side: int = 1280  # longest side the U-Net reads photos at; should match scale_range on typical photos
+    init: Path | None = None  # start from these weights (their architecture replaces `model`)
     lr: float = 2e-3
     weight_decay: float = 1e-4
     val_fraction: float = 0.1
@@ -146,7 +148,12 @@ def train(cfg: BinarizerTrainConfig, progress=None) -> dict[str, float]:
     train_dl = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers)
     val_dl = DataLoader(val_ds, batch_size=cfg.batch_size, num_workers=cfg.workers)
 
-    model = BinarizerNet(cfg.model).train()
+    if cfg.init is not None:
+        model, _ = load_checkpoint(Path(cfg.init))
+        model.train()
+        cfg.model = model.cfg  # config.json records the architecture that is trained
+    else:
+        model = BinarizerNet(cfg.model).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(cfg.steps, 1), pct_start=0.1)
     out = Path(cfg.out)
@@ -174,10 +181,10 @@ def train(cfg: BinarizerTrainConfig, progress=None) -> dict[str, float]:
                 running = []
                 if metrics["val_f"] > best["val_f"]:
                     best = {"step": step, **metrics}
-                    save_model(model, out / "best.pt", {"step": step, **metrics})
+                    save_model(model, out / "best.pt", {"step": step, "work_side": cfg.work_side, **metrics})
                 if progress:
                     progress(row)
             if step >= cfg.steps:
                 break
-    save_model(model, out / "last.pt", {"step": cfg.steps})
+    save_model(model, out / "last.pt", {"step": cfg.steps, "work_side": cfg.work_side})
     return best

@@ -268,19 +268,23 @@ class PageRenderer:
         ph = rgb.shape[0]
         first, pitch = rules
         colour = np.array([0.55, 0.68, 0.88], np.float32) if rng.random() < 0.8 else np.array([0.6, 0.6, 0.6], np.float32)
-        strength = rng.uniform(0.3, 0.65)
+        colour = np.clip(colour + rng.uniform(-0.12, 0.08, 3).astype(np.float32), 0, 1)
+        # Real notebook rules photographed at 1-2k px are 1-3 px wide and nearly as dark as pen ink
+        # (notebook-photos): faint 1 px rules alone taught the binarizer to keep dark rules as ink.
+        strength = rng.uniform(0.3, 0.85)
+        width = max(1, int(round(ph * rng.uniform(0.0005, 0.0018))))
         step = pitch / 2 if paper == "squared" else pitch
         y = first - step * int(first // step)
         while y < ph:
             yi = int(y)
-            rgb[yi:yi + 1] = rgb[yi:yi + 1] * (1 - strength) + colour * strength
-            rgb[yi + 1:yi + 2] = rgb[yi + 1:yi + 2] * (1 - strength / 2) + colour * (strength / 2)  # anti-aliased edge
+            rgb[yi:yi + width] = rgb[yi:yi + width] * (1 - strength) + colour * strength
+            rgb[yi + width:yi + width + 1] = rgb[yi + width:yi + width + 1] * (1 - strength / 2) + colour * (strength / 2)  # anti-aliased edge
             y += step
         if paper == "squared":
             x = rng.uniform(0, step)
             while x < pw:
                 xi = int(x)
-                rgb[:, xi:xi + 1] = rgb[:, xi:xi + 1] * (1 - strength) + colour * strength
+                rgb[:, xi:xi + width] = rgb[:, xi:xi + width] * (1 - strength) + colour * strength
                 x += step
         elif rng.random() < 0.5:  # red margin line
             xi = int(rng.uniform(0.07, 0.11) * pw)

@@ -50,6 +50,9 @@ RecognizerWeightsOption = Annotated[Optional[Path], typer.Option(
 RecognizerBackendOption = Annotated[str, typer.Option(
     "--recognizer-backend", envvar="OCRSEARCH_RECOGNIZER_BACKEND",
     help="auto (the ONNX export beside the weights when it was made from them, else torch), onnx or torch.")]
+BinarizerOption = Annotated[str, typer.Option(
+    "--binarizer", envvar="OCRSEARCH_BINARIZER",
+    help="unet (the shipped U-Net; the classical one where no weights ship) or classic (background-normalised threshold).")]
 FullResolutionOption = Annotated[bool, typer.Option(
     "--full-resolution", envvar="OCRSEARCH_FULL_RESOLUTION",
     help="Decode JPEGs at full size: slower, but reads small writing on large photos better.")]
@@ -69,12 +72,15 @@ def _report_error(path: str, reason: str) -> None:
 
 
 def _pipeline_config(decoder: str, recognizer_weights: Optional[Path], full_resolution: bool = False,
-                     recognizer_backend: str = "auto") -> PipelineConfig:
+                     recognizer_backend: str = "auto", binarizer: str = "unet") -> PipelineConfig:
     _check_decoder(decoder)
     if recognizer_backend not in ("auto", "onnx", "torch"):
         raise typer.BadParameter(f"unknown backend {recognizer_backend!r} (auto, onnx or torch)",
                                  param_hint="--recognizer-backend")
-    config = PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights, recognizer_backend=recognizer_backend)
+    if binarizer not in ("unet", "classic"):
+        raise typer.BadParameter(f"unknown binarizer {binarizer!r} (unet or classic)", param_hint="--binarizer")
+    config = PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights, recognizer_backend=recognizer_backend,
+                            binarizer=binarizer)
     return replace(config, decode_min_side=None) if full_resolution else config
 
 
@@ -126,14 +132,15 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
            decoder: DecoderOption = "beam",
            recognizer_weights: RecognizerWeightsOption = None,
            recognizer_backend: RecognizerBackendOption = "auto",
+           binarizer: BinarizerOption = "unet",
            full_resolution: FullResolutionOption = False,
            wait: WaitOption = IngestConfig.lock_timeout_s) -> None:
     """Read new and changed photos into the database; unchanged ones are skipped."""
     from ocrsearch.ingest import DatabaseBusy, ingest as run_ingest
 
-    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend)
+    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer)
     if workers > 1:
-        config = replace(config, recognizer_threads=1)
+        config = replace(config, model_threads=1)
     layout = db_layout(db)
     make_reader = _reader_factory(config)
     progress = None
@@ -314,9 +321,10 @@ def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
          json_output: JsonOption = False, decoder: DecoderOption = "beam",
          recognizer_weights: RecognizerWeightsOption = None,
          recognizer_backend: RecognizerBackendOption = "auto",
+         binarizer: BinarizerOption = "unet",
          full_resolution: FullResolutionOption = False) -> None:
     """Read the words on photos (boxes in pixels of the upright photo)."""
-    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend)
+    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer)
     try:
         reader = build_reader(_reader_factory(config))
     except ReaderLoadError as e:

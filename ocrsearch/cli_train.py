@@ -84,15 +84,33 @@ def eval_recognizer(
     typer.echo(" ".join(scores.lines()))
 
 
+OutOption = typer.Option(None, "-o", "--out", help="ONNX file (default: beside the weights, .onnx).")
+
+
 @export_app.command("recognizer")
 def export_recognizer(
     weights: Path = typer.Option(Path("recognizer/weights/recognizer.pt"), help="Checkpoint to export."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="ONNX file (default: beside the weights, .onnx)."),
+    out: Optional[Path] = OutOption,
 ) -> None:
     """Write the recognizer as ONNX (checked against torch); reading then runs without torch."""
     from recognizer.export import export_checkpoint
 
+    _export(export_checkpoint, weights, out, "log-probability")
+
+
+@export_app.command("binarizer")
+def export_binarizer(
+    weights: Path = typer.Option(Path("binarizer/weights/binarizer.pt"), help="Checkpoint to export."),
+    out: Optional[Path] = OutOption,
+) -> None:
+    """Write the binarizer U-Net as ONNX (checked against torch); reading then runs without torch."""
+    from binarizer.export import export_checkpoint
+
+    _export(export_checkpoint, weights, out, "probability")
+
+
+def _export(export_checkpoint, weights: Path, out: Optional[Path], output_name: str) -> None:
     if not weights.exists():
         raise typer.BadParameter(f"{weights}: no such checkpoint", param_hint="--weights")
     path, worst = export_checkpoint(weights, out)
-    typer.echo(f"{path}: exported {weights} (largest log-probability difference to torch {worst:.1e})")
+    typer.echo(f"{path}: exported {weights} (largest {output_name} difference to torch {worst:.1e})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -78,6 +79,14 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         crop: int = typer.Option(320, help="Crop side in px (multiple of 16)."),
         lr: float = typer.Option(2e-3),
         encoder: str = typer.Option("mobilenet_v2", help="smp encoder name (random init)."),
+        encoder_depth: int = typer.Option(4, help="Encoder stages (the input side must be a multiple of 2**depth)."),
+        decoder_channels: str = typer.Option("128,64,32,16", help="Decoder channels, one per encoder stage."),
+        scale_min: float = typer.Option(0.35, help="Smallest photo resize before cropping."),
+        scale_max: float = typer.Option(0.8, help="Largest photo resize before cropping."),
+        work_side: int = typer.Option(1280, help="Longest side the U-Net reads photos at (saved with the weights)."),
+        threads: int = typer.Option(2, help="torch threads."),
+        init: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                            help="Start from these weights (fine-tuning; their architecture is kept)."),
         val_every: int = typer.Option(200),
         seed: int = typer.Option(0),
     ) -> None:
@@ -85,9 +94,15 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         from binarizer.model import BinarizerModelConfig
         from binarizer.train import BinarizerTrainConfig, train
 
+        channels = tuple(int(c) for c in decoder_channels.split(","))
+        if len(channels) != encoder_depth:
+            raise typer.BadParameter(f"{len(channels)} decoder channels for encoder depth {encoder_depth}",
+                                     param_hint="--decoder-channels")
         cfg = BinarizerTrainConfig(data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
-                                   val_every=min(val_every, steps), seed=seed,
-                                   model=BinarizerModelConfig(encoder=encoder))
+                                   val_every=min(val_every, steps), seed=seed, threads=threads,
+                                   scale_range=(scale_min, scale_max), work_side=work_side, init=init,
+                                   model=BinarizerModelConfig(encoder=encoder, encoder_depth=encoder_depth,
+                                                              decoder_channels=channels))
         best = train(cfg, progress=lambda row: typer.echo("step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4])))
         typer.echo(f"best: {best} -> {out / 'best.pt'}")
 
@@ -96,12 +111,13 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         data: Path = typer.Option(..., exists=True, file_okay=False, help="Folder with pages.jsonl and masks/."),
         weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
         limit: int = typer.Option(0, help="Only the first N pages (0 = all)."),
+        combine: Optional[str] = typer.Option(None, help="U-Net only: unet (its map) or gate (classical map near its ink)."),
+        kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
     ) -> None:
         """DIBCO F-measure and PSNR of the ink map against masks/<stem>.png, and seconds per photo."""
-        from binarizer import Binarizer
         from detector.metrics import binarization_scores
 
-        binarizer = Binarizer.load(weights)
+        binarizer = _load_binarizer(weights, combine, kind)
         fs, ps, secs = [], [], 0.0
         rows = _pages(data)[: limit or None]
         for row in rows:
@@ -119,7 +135,7 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         if not fs:
             typer.echo(f"{data}: no pages with masks", err=True)
             raise typer.Exit(1)
-        typer.echo(f"binarizer={binarizer.kind} pages={len(fs)} F-measure={np.mean(fs):.2f} "
+        typer.echo(f"binarizer={binarizer.version} pages={len(fs)} F-measure={np.mean(fs):.2f} "
                    f"PSNR={np.mean(ps):.2f} dB s/photo={secs / len(fs):.3f}")
 
     @eval_app.command("detector")
@@ -129,13 +145,14 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         limit: int = typer.Option(0, help="Only the first N pages (0 = all)."),
         line_type: str = typer.Option("Handwritten", help="Line coverage: only lines whose type contains this."),
         per_page: bool = typer.Option(False, help="Print a line per page."),
+        combine: Optional[str] = typer.Option(None, help="U-Net only: unet (its map) or gate (classical map near its ink)."),
+        kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
     ) -> None:
         """Word P/R/F1 at IoU .5 and .3 (pages with word boxes), line coverage (pages with line boxes), s/photo."""
-        from binarizer import Binarizer
         from detector import Detector
         from detector.metrics import DetectionScore, line_coverage
 
-        binarizer, detector = Binarizer.load(weights), Detector.load()
+        binarizer, detector = _load_binarizer(weights, combine, kind), Detector.load()
         s5, s3 = DetectionScore(0.5), DetectionScore(0.3)
         coverages: list[float] = []
         secs, n = 0.0, 0
@@ -165,4 +182,20 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
             cov = np.asarray(coverages)
             typer.echo(f"lines ({line_type}): n={len(cov)} mean coverage={cov.mean():.3f} "
                        f"covered>=0.5: {np.mean(cov >= 0.5):.3f} covered>=0.8: {np.mean(cov >= 0.8):.3f}")
-        typer.echo(f"pages={n} binarizer={binarizer.kind} s/photo={secs / max(n, 1):.3f} (binarize+detect)")
+        typer.echo(f"pages={n} binarizer={binarizer.version} s/photo={secs / max(n, 1):.3f} (binarize+detect)")
+
+
+def _load_binarizer(weights: Optional[Path], combine: Optional[str], kind: str = "unet"):
+    """The binarizer to evaluate: classical, or shipped or given weights with the U-Net's combine mode overridden."""
+    from dataclasses import replace
+
+    from binarizer import Binarizer
+
+    if kind not in ("unet", "classic"):
+        raise typer.BadParameter(f"{kind!r}: unet or classic", param_hint="--binarizer")
+    binarizer = Binarizer() if kind == "classic" else Binarizer.load(weights)
+    if combine is not None:
+        if combine not in ("unet", "gate"):
+            raise typer.BadParameter(f"{combine!r}: unet or gate", param_hint="--combine")
+        binarizer.tiling = replace(binarizer.tiling, combine=combine)
+    return binarizer

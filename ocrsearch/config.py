@@ -32,21 +32,24 @@ class PhotoLimits:
 class PipelineConfig:
     """How photos are turned into words."""
 
+    # "unet": the shipped U-Net (binarizer/weights/), or the classical binarizer where none ships;
+    # "classic": the classical binarizer (binarizer/classic.py) whatever ships
+    binarizer: str = "unet"
     binarizer_weights: Path | None = None
     detector_weights: Path | None = None
     recognizer_weights: Path | None = None
     # "auto": the ONNX export beside the weights (no torch import, faster) when it was made from
     # them, else torch; "onnx" or "torch" to insist (recognizer/infer.py)
     recognizer_backend: str = "auto"
-    # Threads of the recognizer's ONNX Runtime session; 0: one per core. Ingest with N worker
+    # Threads of the binarizer's and recognizer's ONNX Runtime sessions; 0: one per core. Ingest with N worker
     # processes sets 1, as N x cores threads would fight over the cores.
-    recognizer_threads: int = 0
+    model_threads: int = 0
     decoder: str = "beam"  # or "greedy": beam + word LM reads better and gives alternates for the index
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
     min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words
     # JPEGs are decoded at 1/2, 1/4 or 1/8 scale while their longest side stays at least this (None:
     # full size): a 12 MP photo decodes six times faster. The binarizer and the detector work at
-    # 1600 px at most; word crops get half the pixels of a 12 MP photo, which leaves word recall
+    # 1600 px at most (the U-Net at 1024); word crops get half the pixels of a 12 MP photo, which leaves word recall
     # unchanged on 12 MP synthetic pages but costs 1.5-2 points where the text is half as tall
     # (bench/reduced_decode.py)
     decode_min_side: int | None = 1600

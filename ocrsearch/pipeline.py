@@ -58,7 +58,7 @@ def load_recognizer(config: PipelineConfig = PipelineConfig()) -> RecognizerStag
     from recognizer import Recognizer  # imported here: importing ocrsearch must not pull in torch
 
     return Recognizer.load(weights=config.recognizer_weights, decoder=config.decoder, backend=config.recognizer_backend,
-                           threads=config.recognizer_threads)
+                           threads=config.model_threads)
 
 
 class BackgroundRecognizer:
@@ -108,7 +108,9 @@ class Pipeline:
         from detector import Detector
 
         recognizer = BackgroundRecognizer(lambda: load_recognizer(config))
-        return cls(Binarizer.load(weights=config.binarizer_weights),
+        binarizer = (Binarizer() if config.binarizer == "classic"
+                     else Binarizer.load(weights=config.binarizer_weights, threads=config.model_threads))
+        return cls(binarizer,
                    Detector.load(weights=config.detector_weights),
                    recognizer, config)
 

@@ -134,3 +134,96 @@ def test_training_runs_and_checkpoint_loads(tmp_path: Path) -> None:
     rgb, _ = synthetic_page()
     ink = binarizer(rgb)
     assert ink.shape == rgb.shape[:2] and 0.0 <= ink.min() and ink.max() <= 1.0
+
+
+def _trained_checkpoint(tmp_path: Path, work_side: int = 640) -> Path:
+    from binarizer.train import BinarizerTrainConfig, train
+
+    data = _tiny_data(tmp_path / "data", n=2)
+    cfg = BinarizerTrainConfig(data=data, out=tmp_path / "run", steps=2, batch_size=2, crop=96,
+                               scale_range=(0.5, 0.8), val_every=2, work_side=work_side, model=SMALL_NET)
+    train(cfg)
+    return tmp_path / "run" / "best.pt"
+
+
+def test_checkpoint_records_the_working_side_the_binarizer_reads_at(tmp_path: Path) -> None:
+    weights = _trained_checkpoint(tmp_path, work_side=640)
+    binarizer = Binarizer.load(weights)
+    assert binarizer.tiling.work_side == 640
+    rgb, _ = synthetic_page(480, 960)
+    assert binarizer.ink_map(rgb).shape == (320, 640)  # longest side brought to 640
+
+
+def test_onnx_export_reads_like_torch_and_is_preferred(tmp_path: Path) -> None:
+    """The export beside the weights is used when it came from them; its ink maps equal torch's."""
+    from binarizer.export import export_checkpoint
+
+    weights = _trained_checkpoint(tmp_path)
+    path, worst = export_checkpoint(weights)
+    assert path == weights.with_suffix(".onnx") and worst < 1e-3
+    with_onnx, with_torch = Binarizer.load(weights), Binarizer.load(weights, backend="torch")
+    assert (with_onnx.backend, with_torch.backend) == ("onnx", "torch")
+    assert with_onnx.tiling.work_side == with_torch.tiling.work_side == 640
+    assert with_onnx.version == with_torch.version  # same weights, same stored readings
+    rgb, _ = synthetic_page(250, 330)  # not a multiple of the stride: padded and cut back
+    a, b = with_onnx(rgb), with_torch(rgb)
+    assert a.shape == b.shape == rgb.shape[:2]
+    assert np.abs(a - b).max() < 1e-3
+
+
+def test_stale_onnx_export_is_not_used(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Retrained weights beside an old export read with torch, and the user is told to re-export."""
+    from binarizer.export import export_checkpoint
+
+    weights = _trained_checkpoint(tmp_path)
+    export_checkpoint(weights)
+    model = load_model(weights)
+    with torch.no_grad():
+        next(model.parameters()).add_(0.5)
+    from binarizer.infer import save_model
+
+    save_model(model, weights, {"work_side": 640})
+    binarizer = Binarizer.load(weights)
+    assert binarizer.backend == "torch"
+    assert "re-export" in capsys.readouterr().err
+
+
+def test_shipped_unet_reads_through_its_current_onnx_export() -> None:
+    """The shipped pair is consistent: retraining without re-exporting would silently import torch."""
+    from binarizer.infer import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.skip("no U-Net weights ship")
+    binarizer = Binarizer.load()
+    assert binarizer.kind == "unet" and binarizer.backend == "onnx"
+    rgb, truth = synthetic_page()
+    ink = binarizer(rgb)
+    f, _ = binarization_scores(ink > 0.5, truth)
+    assert f > 50  # it finds the ink of a page it never saw (not a tuned figure: a sanity floor)
+
+
+def test_pipeline_binarizer_choice() -> None:
+    """--binarizer classic gives the classical binarizer even where U-Net weights ship."""
+    from binarizer.infer import DEFAULT_WEIGHTS
+    from ocrsearch.config import PipelineConfig
+    from ocrsearch.pipeline import Pipeline
+
+    assert Pipeline.load(PipelineConfig(binarizer="classic")).binarizer.kind == "classic"
+    expected = "unet" if DEFAULT_WEIGHTS.exists() else "classic"
+    assert Pipeline.load(PipelineConfig()).binarizer.kind == expected
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
+    """--init keeps the checkpoint's architecture (whatever the default model is) and its weights."""
+    from binarizer.train import BinarizerTrainConfig, train
+
+    weights = _trained_checkpoint(tmp_path)
+    start = load_model(weights)
+    cfg = BinarizerTrainConfig(data=tmp_path / "data", out=tmp_path / "ft", steps=1, batch_size=2, crop=96,
+                               scale_range=(0.5, 0.8), val_every=1, lr=1e-9, init=weights)
+    train(cfg)
+    tuned = load_model(tmp_path / "ft" / "last.pt")
+    assert tuned.cfg == start.cfg == SMALL_NET
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["model"]["encoder"] == SMALL_NET.encoder
+    a, b = start.state_dict(), tuned.state_dict()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a if "running" not in k and "num_batches" not in k)

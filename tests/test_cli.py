@@ -168,7 +168,7 @@ def test_concurrent_ingest_stops_with_a_clear_message(ingested) -> None:
 
 @pytest.mark.parametrize("args", [[], ["search"], ["search", "x", "--limit", "0"], ["ingest"], ["read"],
                                   ["search", "x", "--bogus"], ["show", "x.jpg"], ["nosuchcommand"],
-                                  ["read", "x.jpg", "--decoder", "magic"]])
+                                  ["read", "x.jpg", "--decoder", "magic"], ["read", "x.jpg", "--binarizer", "magic"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     """Missing arguments, bad values and unknown options exit 2."""
     assert runner.invoke(app, args).exit_code == 2
