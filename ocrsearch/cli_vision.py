@@ -38,11 +38,10 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         out: Path = typer.Option(..., "-o", "--out", help="Ink map PNG to write (black ink on white)."),
         weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
         prob: bool = typer.Option(False, help="Write the probability as grey levels instead of a 0/255 mask."),
+        kind: str = typer.Option("unet", "--binarizer", envvar="OCRSEARCH_BINARIZER", help="unet (shipped or --weights) or classic."),
     ) -> None:
         """Write the ink map of PHOTO."""
-        from binarizer import Binarizer
-
-        ink = Binarizer.load(weights)(load_rgb(photo))
+        ink = _load_binarizer(weights, None, kind)(load_rgb(photo))
         img = 255 - (ink * 255).round().astype(np.uint8) if prob else np.where(ink > 0.5, 0, 255).astype(np.uint8)
         if not cv2.imwrite(str(out), img):
             typer.echo(f"{out}: cannot write", err=True)
@@ -54,13 +53,13 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         out: Path = typer.Option(None, "-o", "--out", help="Picture with the word quads drawn."),
         as_json: bool = typer.Option(False, "--json", help="Print the quads as one JSON object."),
         weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
+        kind: str = typer.Option("unet", "--binarizer", envvar="OCRSEARCH_BINARIZER", help="unet (shipped or --weights) or classic."),
     ) -> None:
         """Find word boxes on PHOTO."""
-        from binarizer import Binarizer
         from detector import Detector
 
         rgb = load_rgb(photo)
-        ink = Binarizer.load(weights).ink_map(rgb)
+        ink = _load_binarizer(weights, None, kind).ink_map(rgb)
         dets = Detector.load().detect(rgb, ink)
         if out is not None:
             cv2.imwrite(str(out), draw_detections(rgb, [d.quad for d in dets], ink))

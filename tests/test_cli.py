@@ -249,3 +249,27 @@ def test_read_with_unloadable_recognizer_fails_with_a_message(tmp_path: Path, ma
     assert result.exit_code == 1
     assert "cannot load the models" in result.stderr and "absent.pt" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("binarizer", ["unet", "classic"])
+def test_binarize_and_detect_commands_with_either_binarizer(tmp_path: Path, binarizer: str) -> None:
+    """`binarize` writes a photo-sized ink PNG with ink on it; `detect --json` finds the written words."""
+    import cv2
+    import numpy as np
+
+    width, height = 640, 360
+    board = np.full((height, width, 3), 225, np.uint8)
+    for i, line in enumerate(["Quarterly budget", "review costs"]):
+        cv2.putText(board, line, (40, 120 + 110 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (40, 40, 140), 4)
+    photo = tmp_path / "board.jpg"
+    cv2.imwrite(str(photo), board)
+    result = invoke("binarize", photo, "-o", tmp_path / "ink.png", "--binarizer", binarizer)
+    assert result.exit_code == 0, result.stderr
+    ink = cv2.imread(str(tmp_path / "ink.png"), cv2.IMREAD_GRAYSCALE)
+    assert ink.shape == (height, width) and 0 < (ink == 0).mean() < 0.5  # some ink, mostly paper
+    result = invoke("detect", photo, "--json", "--binarizer", binarizer)
+    assert result.exit_code == 0, result.stderr
+    words = json.loads(result.stdout)["words"]
+    assert len(words) >= 3
+    assert all(0 <= w["box"][0] < w["box"][2] <= width and 0 <= w["box"][1] < w["box"][3] <= height for w in words)
+    assert invoke("detect", photo, "--binarizer", "magic").exit_code == 2
