@@ -122,7 +122,8 @@ class Binarizer:
     def version(self) -> str:
         """Identifies the ink maps this binarizer produces (stored with readings)."""
         mode = f"-{self.tiling.combine}" if self.model is not None and self.tiling.combine != "unet" else ""
-        return f"binarizer-{self.kind}-{self._tag}{mode}"
+        int8 = "-int8" if getattr(self.model, "int8", False) else ""
+        return f"binarizer-{self.kind}-{self._tag}{int8}{mode}"
 
     @classmethod
     def load(cls, weights: Path | str | None = None, backend: str = "auto", threads: int = 0,

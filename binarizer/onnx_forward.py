@@ -15,6 +15,7 @@ import onnxruntime as ort
 SOURCE_SHA256_KEY = "ocrsearch_source_sha256"
 WORK_SIDE_KEY = "ocrsearch_work_side"
 CONFIG_KEY = "ocrsearch_binarizer_config"
+INT8_KEY = "ocrsearch_int8"  # present on exports quantized to int8 (their ink maps differ slightly)
 
 
 def file_sha256(path: Path) -> str:
@@ -34,6 +35,7 @@ class OnnxUnet:
         self.work_side = int(meta[WORK_SIDE_KEY]) if WORK_SIDE_KEY in meta else None
         config = json.loads(meta.get(CONFIG_KEY, "{}"))
         self.stride = 2 ** int(config.get("encoder_depth", 5))
+        self.int8 = meta.get(INT8_KEY) == "1"
         self._input = self.session.get_inputs()[0].name
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:

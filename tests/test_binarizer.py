@@ -159,8 +159,8 @@ def test_onnx_export_reads_like_torch_and_is_preferred(tmp_path: Path) -> None:
     from binarizer.export import export_checkpoint
 
     weights = _trained_checkpoint(tmp_path)
-    path, worst = export_checkpoint(weights)
-    assert path == weights.with_suffix(".onnx") and worst < 1e-3
+    path, worst, int8 = export_checkpoint(weights)
+    assert path == weights.with_suffix(".onnx") and worst < 1e-3 and int8 is None
     with_onnx, with_torch = Binarizer.load(weights), Binarizer.load(weights, backend="torch")
     assert (with_onnx.backend, with_torch.backend) == ("onnx", "torch")
     assert with_onnx.tiling.work_side == with_torch.tiling.work_side == 640
@@ -227,3 +227,23 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "ft" / "config.json").read_text())["model"]["encoder"] == SMALL_NET.encoder
     a, b = start.state_dict(), tuned.state_dict()
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a if "running" not in k and "num_batches" not in k)
+
+
+def test_int8_export_is_checked_and_named(tmp_path: Path) -> None:
+    """`export binarizer --calibration` quantizes and checks the int8 ink masks against the float ones:
+    below the required agreement nothing is written; the version names an int8 export, so stored
+    readings tell which one read them. (A 2-step network sits near p = 0.5, where int8 flips many
+    pixels, so the required agreement is set here rather than measured.)"""
+    from binarizer.export import export_checkpoint
+
+    weights = _trained_checkpoint(tmp_path)
+    float_version = Binarizer.load(weights, backend="torch").version
+    with pytest.raises(RuntimeError, match="not written"):
+        export_checkpoint(weights, calibration=tmp_path / "data", min_agreement=1.01)
+    assert not weights.with_suffix(".onnx").exists()
+    path, _, agreement = export_checkpoint(weights, calibration=tmp_path / "data", min_agreement=0.0)
+    assert path.exists() and 0.0 < agreement <= 1.0
+    int8 = Binarizer.load(weights)
+    assert int8.backend == "onnx" and int8.version == float_version + "-int8"
+    rgb, _ = synthetic_page()
+    assert int8(rgb).shape == rgb.shape[:2]
