@@ -269,6 +269,8 @@ class PageRenderer:
         first, pitch = rules
         colour = np.array([0.55, 0.68, 0.88], np.float32) if rng.random() < 0.8 else np.array([0.6, 0.6, 0.6], np.float32)
         colour = np.clip(colour + rng.uniform(-0.12, 0.08, 3).astype(np.float32), 0, 1)
+        if rng.random() < 0.4:  # printed dark: in a phone photo, as dark as the pen (notebook-photos page03)
+            colour = colour * rng.uniform(0.25, 0.7)
         # Real notebook rules photographed at 1-2k px are 1-3 px wide and nearly as dark as pen ink
         # (notebook-photos): faint 1 px rules alone taught the binarizer to keep dark rules as ink.
         strength = rng.uniform(0.3, 0.85)
