@@ -9,7 +9,6 @@ word count. Writes one JPEG.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import math
 from pathlib import Path
 
@@ -29,11 +28,10 @@ def main() -> None:
     ap.add_argument("--cell", type=int, default=720, help="longest side of a cell in px")
     ap.add_argument("--cols", type=int, default=5)
     ap.add_argument("--weights", type=Path, default=None, help="binarizer weights (default: shipped, else classical)")
-    ap.add_argument("--combine", choices=["unet", "gate"], default=None, help="U-Net only: override its combine mode")
+    ap.add_argument("--classic", action="store_true", help="the classical binarizer instead of the U-Net")
     args = ap.parse_args()
-    binarizer, detector = Binarizer.load(args.weights), Detector.load()
-    if args.combine:
-        binarizer.tiling = replace(binarizer.tiling, combine=args.combine)
+    binarizer = Binarizer() if args.classic else Binarizer.load(args.weights)
+    detector = Detector.load()
     cells = []
     for path in sorted(p for p in args.photos.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
         rgb = load_rgb(path)

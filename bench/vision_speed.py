@@ -9,7 +9,6 @@ the repeats for each step and the peak RSS (ru_maxrss) of the whole run.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import resource
 import statistics
 import time
@@ -30,11 +29,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--full-size-ink", action="store_true", help="time Binarizer.__call__ (photo-size map) instead of ink_map")
     ap.add_argument("--weights", type=Path, default=None, help="binarizer weights (default: shipped, else classical)")
-    ap.add_argument("--combine", choices=["unet", "gate"], default=None, help="U-Net only: override its combine mode")
+    ap.add_argument("--classic", action="store_true", help="the classical binarizer instead of the U-Net")
     args = ap.parse_args()
-    binarizer, detector = Binarizer.load(args.weights), Detector.load()
-    if args.combine:
-        binarizer.tiling = replace(binarizer.tiling, combine=args.combine)
+    binarizer = Binarizer() if args.classic else Binarizer.load(args.weights)
+    detector = Detector.load()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for path in args.photos:
         rgb = cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1]

@@ -28,10 +28,6 @@ class TilingConfig:
     work_side: int = 1280  # the photo is brought to at most this longest side first
     tile: int = 512  # tile side (a multiple of the network stride)
     overlap: int = 32  # pixels shared by neighbouring tiles; the centre of each tile is kept
-    # "unet": the U-Net's map is the ink map. "gate": the classical map (sharper, at its larger working
-    # side) is kept only near ink the U-Net sees, which drops ghost writing, glare edges and shadows.
-    combine: str = "unet"
-    gate_dilate: int = 5  # px at the U-Net's side: how far from its ink the classical map is trusted
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -121,9 +117,8 @@ class Binarizer:
     @property
     def version(self) -> str:
         """Identifies the ink maps this binarizer produces (stored with readings)."""
-        mode = f"-{self.tiling.combine}" if self.model is not None and self.tiling.combine != "unet" else ""
         int8 = "-int8" if getattr(self.model, "int8", False) else ""
-        return f"binarizer-{self.kind}-{self._tag}{int8}{mode}"
+        return f"binarizer-{self.kind}-{self._tag}{int8}"
 
     @classmethod
     def load(cls, weights: Path | str | None = None, backend: str = "auto", threads: int = 0,
@@ -163,17 +158,7 @@ class Binarizer:
         if self.model is None:
             return classic_ink(rgb, self.classic, full_size=False)
         work, _ = resize_max_side(rgb, self.tiling.work_side)
-        unet = predict_tiled(self.model, work, self.tiling)  # [h,w] at the U-Net's working side
-        if self.tiling.combine == "unet":
-            return unet
-        if self.tiling.combine != "gate":
-            raise ValueError(f"unknown binarizer combine mode {self.tiling.combine!r} (unet or gate)")
-        classic = classic_ink(rgb, self.classic, full_size=False)  # [H',W'] at the classical working side
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.tiling.gate_dilate,) * 2)
-        near = cv2.dilate(unet, k)
-        if near.shape != classic.shape:
-            near = cv2.resize(near, (classic.shape[1], classic.shape[0]), interpolation=cv2.INTER_LINEAR)
-        return np.minimum(classic, near)
+        return predict_tiled(self.model, work, self.tiling)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """Ink probability [H,W] float32 in [0,1] at the photo's size."""

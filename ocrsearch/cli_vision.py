@@ -41,7 +41,7 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         kind: str = typer.Option("unet", "--binarizer", envvar="OCRSEARCH_BINARIZER", help="unet (shipped or --weights) or classic."),
     ) -> None:
         """Write the ink map of PHOTO."""
-        ink = _load_binarizer(weights, None, kind)(load_rgb(photo))
+        ink = _load_binarizer(weights, kind)(load_rgb(photo))
         img = 255 - (ink * 255).round().astype(np.uint8) if prob else np.where(ink > 0.5, 0, 255).astype(np.uint8)
         if not cv2.imwrite(str(out), img):
             typer.echo(f"{out}: cannot write", err=True)
@@ -59,7 +59,7 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         from detector import Detector
 
         rgb = load_rgb(photo)
-        ink = _load_binarizer(weights, None, kind).ink_map(rgb)
+        ink = _load_binarizer(weights, kind).ink_map(rgb)
         dets = Detector.load().detect(rgb, ink)
         if out is not None:
             cv2.imwrite(str(out), draw_detections(rgb, [d.quad for d in dets], ink))
@@ -110,13 +110,12 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         data: Path = typer.Option(..., exists=True, file_okay=False, help="Folder with pages.jsonl and masks/."),
         weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
         limit: int = typer.Option(0, help="Only the first N pages (0 = all)."),
-        combine: Optional[str] = typer.Option(None, help="U-Net only: unet (its map) or gate (classical map near its ink)."),
         kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
     ) -> None:
         """DIBCO F-measure and PSNR of the ink map against masks/<stem>.png, and seconds per photo."""
         from detector.metrics import binarization_scores
 
-        binarizer = _load_binarizer(weights, combine, kind)
+        binarizer = _load_binarizer(weights, kind)
         fs, ps, secs = [], [], 0.0
         rows = _pages(data)[: limit or None]
         for row in rows:
@@ -144,14 +143,13 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         limit: int = typer.Option(0, help="Only the first N pages (0 = all)."),
         line_type: str = typer.Option("Handwritten", help="Line coverage: only lines whose type contains this."),
         per_page: bool = typer.Option(False, help="Print a line per page."),
-        combine: Optional[str] = typer.Option(None, help="U-Net only: unet (its map) or gate (classical map near its ink)."),
         kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
     ) -> None:
         """Word P/R/F1 at IoU .5 and .3 (pages with word boxes), line coverage (pages with line boxes), s/photo."""
         from detector import Detector
         from detector.metrics import DetectionScore, line_coverage
 
-        binarizer, detector = _load_binarizer(weights, combine, kind), Detector.load()
+        binarizer, detector = _load_binarizer(weights, kind), Detector.load()
         s5, s3 = DetectionScore(0.5), DetectionScore(0.3)
         coverages: list[float] = []
         secs, n = 0.0, 0
@@ -184,17 +182,10 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         typer.echo(f"pages={n} binarizer={binarizer.version} s/photo={secs / max(n, 1):.3f} (binarize+detect)")
 
 
-def _load_binarizer(weights: Optional[Path], combine: Optional[str], kind: str = "unet"):
-    """The binarizer to evaluate: classical, or shipped or given weights with the U-Net's combine mode overridden."""
-    from dataclasses import replace
-
+def _load_binarizer(weights: Optional[Path], kind: str = "unet"):
+    """The classical binarizer, or the U-Net from the shipped or given weights."""
     from binarizer import Binarizer
 
     if kind not in ("unet", "classic"):
         raise typer.BadParameter(f"{kind!r}: unet or classic", param_hint="--binarizer")
-    binarizer = Binarizer() if kind == "classic" else Binarizer.load(weights)
-    if combine is not None:
-        if combine not in ("unet", "gate"):
-            raise typer.BadParameter(f"{combine!r}: unet or gate", param_hint="--combine")
-        binarizer.tiling = replace(binarizer.tiling, combine=combine)
-    return binarizer
+    return Binarizer() if kind == "classic" else Binarizer.load(weights)
