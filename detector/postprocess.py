@@ -114,6 +114,14 @@ class GroupingConfig:
     multiline_valley: float = 0.25  # a row with less ink than this share of the quad's inked rows (90th pct) is a gap
     multiline_min_band_h: float = 0.5  # a line between two cuts is at least this many H tall
     multiline_max_angle: float = 10.0  # degrees; more tilted text keeps its quads (rows would cut across lines)
+    # Small print beside large writing (a letterhead above a handwritten letter, a printed label on a
+    # whiteboard): H is set by the writing, so the print's letters fall under the size and speck
+    # limits and are lost. Ink outside the words found, in components at most this many H tall, is
+    # grouped again with its own H when ...
+    small_text_max_h: float = 0.6
+    small_text_min_components: int = 20  # ... there are at least this many such components ...
+    small_text_max_ratio: float = 0.55  # ... and their own H is at most this share of the page's H;
+    small_text_min_len_h: float = 2.5  # its words are kept when at least this many of their own H long
 
 
 @dataclass
@@ -709,7 +717,7 @@ def strip_leading_marks(members: list[int], comps: Components, ext: np.ndarray, 
 
 def ink_to_quads(
     binary: np.ndarray, cfg: GroupingConfig = GroupingConfig(), dropped: list[tuple[str, np.ndarray]] | None = None,
-    split_lines: bool = True, h_given: float | None = None,
+    split_lines: bool = True, h_given: float | None = None, small_text: bool = True,
 ) -> tuple[list[np.ndarray], float, float]:
     """Binary ink [H,W] -> (word quads [4,2] at the same scale, text angle in radians, H).
 
@@ -784,7 +792,39 @@ def ink_to_quads(
         # the lines of a block are grouped on their own ink, once: a line does not split again
         lines = split_multiline(binary, quad, angle, h_ref, cfg) if split_lines else None
         quads.extend(lines if lines else [quad])
+    if small_text and h_given is None:
+        quads.extend(small_text_quads(binary, quads, h_ref, cfg, dropped, split_lines))
     return quads, angle, h_ref
+
+
+def small_text_quads(binary: np.ndarray, quads: list[np.ndarray], h_ref: float, cfg: GroupingConfig,
+                     dropped: list[tuple[str, np.ndarray]] | None = None,
+                     split_lines: bool = True) -> list[np.ndarray]:
+    """Word quads of small print that the page-scale pass left out (see GroupingConfig.small_text_*):
+    the ink outside `quads`, in components at most small_text_max_h H tall, grouped with its own H."""
+    residual = (binary > 0).astype(np.uint8)  # [H,W]
+    if quads:
+        cv2.fillPoly(residual, [np.round(q).astype(np.int32) for q in quads], 0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(residual, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    small = (heights <= cfg.small_text_max_h * h_ref) & (areas >= cfg.min_area)
+    if np.count_nonzero(small) < cfg.small_text_min_components:
+        return []
+    h_small = reference_height(heights[small].astype(np.float32), areas[small].astype(np.float32))
+    if h_small > cfg.small_text_max_ratio * h_ref:
+        return []
+    keep = np.concatenate([[0], small.astype(np.uint8)])  # label 0 is the background
+    small_ink = keep[labels]  # [H,W] the small components alone
+    found, _, _ = ink_to_quads(small_ink, cfg, dropped, split_lines, h_given=h_small, small_text=False)
+    out = []
+    for q in found:
+        (_, _), (w, h), _ = cv2.minAreaRect(q.astype(np.float32))
+        if max(w, h) >= cfg.small_text_min_len_h * h_small:
+            out.append(q)
+        elif dropped is not None:
+            dropped.append(("small-text-short", np.concatenate([q.min(axis=0), q.max(axis=0)])))
+    return out
 
 
 def line_cuts(profile: np.ndarray, h_ref: float, cfg: GroupingConfig = GroupingConfig()) -> list[int]:

@@ -445,3 +445,39 @@ def test_lines_joined_by_a_loop_are_cut_into_words_per_line() -> None:
     bx = boxes(quads)
     assert len(quads) >= 4 and not any(b[1] < first_line and b[3] > second_line for b in bx), bx
     assert any(b[3] < second_line - 20 for b in bx) and any(b[1] > first_line + 20 for b in bx)  # words on both lines
+
+
+def small_print_page() -> np.ndarray:
+    """Large writing (letters ~50 px) with a column of small print (letters ~12 px) beside it, as a
+    letterhead beside a handwritten letter."""
+    m = np.zeros((700, 1400), np.uint8)
+    for i, line in enumerate(["Dear Mary", "we hope to come", "on Friday night"]):
+        cv2.putText(m, line, (40, 200 + 150 * i), cv2.FONT_HERSHEY_SIMPLEX, 2.2, 255, 6)
+    for i, line in enumerate(["First Recording Secretary", "Mrs Frances Burns", "Saint Louis Michigan",
+                              "Second Recording Secretary", "Mrs Isabelle Quinlin", "Galesburg Illinois"]):
+        cv2.putText(m, line, (1000, 60 + 28 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 255, 1)
+    return m
+
+
+def test_small_print_beside_large_writing_is_found() -> None:
+    """The page's H comes from the large writing; the print column is grouped again with its own H."""
+    m = small_print_page()
+    without, _, h = ink_to_quads(m, small_text=False)
+    with_small, _, h_again = ink_to_quads(m)
+    assert h == h_again and h > 30
+    in_print = [b for b in boxes(with_small) if b[0] >= 990 and b[3] <= 230]
+    assert not [b for b in boxes(without) if b[0] >= 990 and b[3] <= 230]
+    # 14 words of print; a few may join or split, none may span two print lines
+    assert 10 <= len(in_print) <= 18, in_print
+    assert all(b[3] - b[1] < 25 for b in in_print), in_print
+    large = [b for b in boxes(with_small) if b[0] < 990]
+    assert len(large) == len(without)  # the large writing's words are unchanged
+
+
+def test_small_print_pass_needs_enough_small_ink() -> None:
+    """A few specks beside large writing are not small print: no extra words."""
+    m = np.zeros((500, 1000), np.uint8)
+    cv2.putText(m, "meeting notes", (40, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.2, 255, 6)
+    for x in range(5):
+        cv2.circle(m, (700 + 40 * x, 400), 3, 255, -1)
+    assert len(ink_to_quads(m)[0]) == len(ink_to_quads(m, small_text=False)[0])
