@@ -36,7 +36,7 @@ class Detector:
     @property
     def version(self) -> str:
         """Identifies the detections this detector produces (stored with readings)."""
-        return "detector-ink-4"
+        return "detector-ink-5"
 
     @classmethod
     def load(cls, weights: Path | None = None, cfg: DetectorConfig | None = None) -> Detector:
@@ -45,12 +45,17 @@ class Detector:
             raise NotImplementedError("no learned detector exists yet; the ink-derived detector needs no weights")
         return cls(cfg)
 
-    def binary(self, ink: np.ndarray) -> np.ndarray:
-        """Ink map [h,w] float in [0,1] -> uint8 mask at the working size."""
+    def binary(self, ink: np.ndarray, photo_shape: tuple[int, int] | None = None) -> np.ndarray:
+        """Ink map [h,w] float in [0,1] -> uint8 mask at the working size: the photo's (`photo_shape`,
+        default the ink map's own) brought to at most `work_side`. A binarizer's working-scale map
+        (1280 px) is brought up to it, which keeps strokes and gaps of small writing apart."""
         h, w = ink.shape[:2]
-        scale = min(1.0, self.cfg.work_side / max(h, w))
-        if scale < 1.0:
-            ink = cv2.resize(ink, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        ph, pw = photo_shape or (h, w)
+        scale = min(1.0, self.cfg.work_side / max(ph, pw))
+        size = (max(1, round(pw * scale)), max(1, round(ph * scale)))
+        if size != (w, h):
+            shrink = size[0] < w
+            ink = cv2.resize(ink, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         strong = (ink > self.cfg.threshold).astype(np.uint8)  # [h',w']
         if self.cfg.low_threshold >= self.cfg.threshold:
             return strong
@@ -65,7 +70,7 @@ class Detector:
         """Word quads [4,2] float32 clockwise from top-left, in pixels of `rgb` [H,W,3]; `dropped`, when
         given, receives (reason, box in photo pixels) for the ink left out (error analysis)."""
         height, width = rgb.shape[:2]
-        mask = self.binary(ink)
+        mask = self.binary(ink, (height, width))
         sx, sy = width / mask.shape[1], height / mask.shape[0]
         trace: list | None = [] if dropped is not None else None
         quads, _, _ = ink_to_quads(mask, self.cfg.grouping, trace)

@@ -27,7 +27,10 @@ from ocrsearch.types import Detection, PageReading, Reading, Word
 
 
 class BinarizerStage(Protocol):
-    def __call__(self, rgb: np.ndarray) -> np.ndarray: ...
+    def ink_map(self, rgb: np.ndarray) -> np.ndarray:
+        """Ink probability [h,w] at any scale with the photo's aspect ratio (the detector takes it as is:
+        bringing it to photo size first costs a resize there and another back in the detector)."""
+        ...
 
 
 class DetectorStage(Protocol):
@@ -133,7 +136,7 @@ class Pipeline:
         times = self.times
 
         t0 = time.perf_counter()
-        ink = self.binarizer(rgb)
+        ink = self.binarizer.ink_map(rgb)
         t1 = time.perf_counter()
         detections = self.detector.detect(rgb, ink)
         t2 = time.perf_counter()

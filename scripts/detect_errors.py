@@ -156,7 +156,7 @@ def main() -> None:
             gt = np.asarray([w["box"] for w in row.get("words", [])], np.float64).reshape(-1, 4)
             s5.add(pred, gt)
             s3.add(pred, gt)
-            binary = detector.binary(ink)
+            binary = detector.binary(ink, rgb.shape[:2])
             binary_full = cv2.resize(binary, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
             mask = cv2.imread(str(data / row["mask"]), cv2.IMREAD_GRAYSCALE) if row.get("mask") else None
             gcat, pcat, pairs = categorise(pred, gt, binary_full, mask, [w.get("line") for w in row.get("words", [])])

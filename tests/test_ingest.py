@@ -30,7 +30,7 @@ from ocrsearch.types import Detection, Reading
 
 
 class InkFromDarkness:
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+    def ink_map(self, rgb: np.ndarray) -> np.ndarray:
         return 1.0 - rgb.mean(axis=2).astype(np.float32) / 255.0
 
 
