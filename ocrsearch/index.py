@@ -42,15 +42,28 @@ def tokenize(text: str) -> list[str]:
     return " ".join(tokens).casefold().split(" ") if tokens else []
 
 
+_APOSTROPHE_RE = re.compile(r"['’]")
+
+
+def apostrophe_parts(tokens: Iterable[str]) -> list[str]:
+    """The parts of apostrophe tokens, two characters or longer ("boston's" -> "boston", "o'neil" ->
+    "neil"): a search for "boston" should find "Boston's" ("don't" still finds only "don't")."""
+    return [part for t in tokens if "'" in t or "’" in t for part in _APOSTROPHE_RE.split(t) if len(part) >= 2]
+
+
 def document_tokens(words: Sequence[str], alternates: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """Tokens of a photo's `text` and `alt` columns."""
     # One pass over the words joined by spaces gives the same tokens as one pass per word (a
     # token never spans a space) at a fraction of the calls
     text = tokenize(" ".join(words))
+    best = set(text)
+    # Parts of apostrophe tokens go after the words, so that phrases over the words stay adjacent
+    text += [t for t in dict.fromkeys(apostrophe_parts(text)) if t not in best]
+    best.update(text)
     # An alternate token already among the photo's 1-best tokens adds nothing a search could
     # find, yet it was about half of all postings: keep each other alternate token once.
-    best = set(text)
-    alt = [t for t in dict.fromkeys(tokenize(" ".join(alternates))) if t not in best]
+    alt_tokens = tokenize(" ".join(alternates))
+    alt = [t for t in dict.fromkeys(alt_tokens + apostrophe_parts(alt_tokens)) if t not in best]
     return text, alt
 
 

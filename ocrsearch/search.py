@@ -30,7 +30,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from ocrsearch.config import SearchConfig
-from ocrsearch.index import Index, fts_string, tokenize
+from ocrsearch.index import Index, apostrophe_parts, fts_string, tokenize
 from ocrsearch.words import StoredWord
 
 ClauseKind = Literal["term", "prefix", "phrase"]
@@ -366,12 +366,13 @@ def _close(token: str, candidate: str, maxdist: int, prefix: int) -> bool:
 
 def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: SearchConfig = SearchConfig()) -> list[WordMatch]:
     """The words of one photo that match the query, each with how it matched (best kind per clause)."""
-    word_tokens = [_word_tokens(w.text) for w in words]
+    word_tokens = [_word_tokens(w.text) for w in words]  # phrases: the words' tokens in order
+    word_terms = [_word_terms(w.text) for w in words]  # single words: their apostrophe parts too
     alt_cache: list[list[tuple[str, tuple[str, ...]]]] = []
 
     def alt_tokens() -> list[list[tuple[str, tuple[str, ...]]]]:  # decoded only when a clause needs them
         if not alt_cache:
-            alt_cache.extend([(alt, _word_tokens(alt)) for alt, _ in w.alternates] if w.has_alternates else []
+            alt_cache.extend([(alt, _word_terms(alt)) for alt, _ in w.alternates] if w.has_alternates else []
                              for w in words)
         return alt_cache
 
@@ -390,19 +391,19 @@ def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: Searc
             continue
         token = clause.tokens[0]
         if clause.kind == "prefix":
-            direct = [i for i, toks in enumerate(word_tokens) if any(t.startswith(token) for t in toks)]
+            direct = [i for i, toks in enumerate(word_terms) if any(t.startswith(token) for t in toks)]
             kind: MatchKind = "prefix"
             alt_test = lambda toks: any(t.startswith(token) for t in toks)  # noqa: E731
         else:
-            direct = [i for i, toks in enumerate(word_tokens) if token in toks]
+            direct = [i for i, toks in enumerate(word_terms) if token in toks]
             kind = "exact"
             if not direct:
                 confused = set(confusion_variants(token, config))
-                direct = [i for i, toks in enumerate(word_tokens) if not confused.isdisjoint(toks)]
+                direct = [i for i, toks in enumerate(word_terms) if not confused.isdisjoint(toks)]
                 kind = "confusion"
             maxdist = fuzzy_distance(token, config) if config.fuzzy else 0
             if not direct and maxdist:
-                direct = [i for i, toks in enumerate(word_tokens)
+                direct = [i for i, toks in enumerate(word_terms)
                           if any(_close(token, t, maxdist, config.fuzzy_prefix) for t in toks)]
                 kind = "fuzzy"
             alt_test = lambda toks: token in toks  # noqa: E731
@@ -421,6 +422,13 @@ def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: Searc
 def _word_tokens(text: str) -> tuple[str, ...]:
     """tokenize(), remembered: the top photos of a query share most of their words."""
     return tuple(tokenize(text))
+
+
+@lru_cache(maxsize=65536)
+def _word_terms(text: str) -> tuple[str, ...]:
+    """A word's tokens and their apostrophe parts, as the index holds them."""
+    tokens = _word_tokens(text)
+    return tokens + tuple(apostrophe_parts(tokens))
 
 
 def _phrase_match(phrase: tuple[str, ...], word_tokens: Sequence[Sequence[str]], config: SearchConfig

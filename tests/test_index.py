@@ -199,7 +199,8 @@ def test_document_tokens_are_those_of_each_word() -> None:
 
     text, alt = document_tokens(words, alternates=["Q3-pIan", *words[::-1], "Q3-pIan"])
 
-    assert text == [t for w in words for t in tokenize(w)]
+    # the words' tokens in order, then the apostrophe parts of two or more characters
+    assert text == [t for w in words for t in tokenize(w)] + ["don"]
     # Alternates repeating a 1-best token add nothing a search could find; others count once.
     assert alt == ["pian"]
 
@@ -241,3 +242,19 @@ def test_index_of_a_database_at_another_revision_is_refused(layout: DbLayout) ->
 
     with pytest.raises(SchemaMismatch):
         Index(layout.sqlite_path).open()
+
+
+def test_possessives_are_found_by_their_word(library) -> None:
+    """"boston" finds a photo where "Boston's" was read (an exact match of its part), phrases over
+    the apostrophe word still hold, and the word itself is what the hit shows."""
+    store, index, add = library
+    add("/p/possessive.jpg", page("Boston's", "office", "hours"))
+    add("/p/plain.jpg", page("Boston", "harbour"))
+    add("/p/other.jpg", page("budget", "review"))
+
+    assert sorted(_ranked(store, index, "boston")) == ["/p/plain.jpg", "/p/possessive.jpg"]
+    hit = next(h for h in PhotoSearcher(store, index).search("boston").hits if h.photo == "/p/possessive.jpg")
+    assert [(m.text, m.kind) for m in hit.matches] == [("Boston's", "exact")]
+    assert _ranked(store, index, '"boston\'s office"') == ["/p/possessive.jpg"]
+    assert _ranked(store, index, '"office hours"') == ["/p/possessive.jpg"]
+    assert _ranked(store, index, "s") == []  # one-letter parts are not indexed
