@@ -49,7 +49,7 @@ def main() -> None:
         crops, truths = [c for c, _ in items], [normalise_label(t) for _, t in items]
         for name, beam in decoders:
             # one model, decoders swapped: the weights are read from disk once
-            recognizer = Recognizer(base.model, RecognizerConfig(decoder="greedy" if beam is None else "beam", beam=beam),
+            recognizer = Recognizer(base.forward, RecognizerConfig(decoder="greedy" if beam is None else "beam", beam=beam),
                                     base.version)
             recognizer.recognize(crops[:8])  # warm-up (and the LM's vocabulary)
             started = time.perf_counter()
