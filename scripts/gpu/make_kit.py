@@ -81,6 +81,19 @@ def build_shim(kit: Path) -> None:
     (pkg / "vocab.tsv").write_text("".join(f"{w}\t{zipf_frequency(w, 'en')}\n" for w in words))
 
 
+def fetch_wheels(kit: Path) -> None:
+    """The rapidfuzz wheel for the GPU image's Python (3.12, x86-64), same version as here."""
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                    "--python-version", "3.12", "--implementation", "cp",
+                    "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
+                    "--platform", "manylinux2014_x86_64", "-d", str(kit / "whl"), f"rapidfuzz=={version('rapidfuzz')}"],
+                   check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kit", type=Path, default=Path(".devkit"))
@@ -89,6 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     build_fonts(args.kit)
     build_shim(args.kit)
+    if not list((args.kit / "whl").glob("rapidfuzz-*.whl")):
+        fetch_wheels(args.kit)
     for item in args.pack:
         src, name = item.split("=")
         n = pack_dataset(open_dataset(src), args.kit / "data" / name)

@@ -17,6 +17,7 @@ INIT=${INIT:-recognizer/weights/recognizer.pt}  # "none": a new model, shaped by
 EXTRA_DATA=${EXTRA_DATA:-}  # more --data sets, e.g. ".devkit/data/stanford-wild*10" (cut by our detector from stanford tune)
 MODEL_ARGS=${MODEL_ARGS:-}  # e.g. "--channels 48,96,160,224,320 --rnn-hidden 192" (new models only)
 MAX_MIN=${MAX_MIN:-16}
+EPOCHS=${EPOCHS:-100}  # high enough that MAX_MIN ends the run (10 epochs of 266k crops took only 4.3 min on an H200)
 BUDGET_S=${BUDGET_S:-560}  # this call's wall-clock budget: training gets what rendering leaves
 LOADERS=${LOADERS:-6}
 LR=${LR:-1e-3}
@@ -70,7 +71,7 @@ cli train recognizer --stage finetune "${init[@]}" "${model_args[@]}" "${data[@]
   --data "$KIT/data/stanford-train*40" --data "$KIT/data/wild1*3" --data "$KIT/data/wild2*3" "${extra[@]}" \
   --val-data "$KIT/data/stanford-val" --val-data "$KIT/data/val-trainfonts" \
   --out "$RUN" --device "$DEVICE" --workers "$LOADERS" --batch-size 256 --lr "$LR" \
-  --max-minutes "$MAX_MIN" --session-minutes "$SESSION_MIN" --val-every 500 --patience 1000 --seed 1
+  --epochs "$EPOCHS" --max-minutes "$MAX_MIN" --session-minutes "$SESSION_MIN" --val-every 500 --patience 1000 --seed 1
 mkdir -p "$OUT"
 cp "$RUN/best.pt" "$RUN/log.csv" "$OUT/"
 [ -f "$RUN/loss.png" ] && cp "$RUN/loss.png" "$OUT/"
