@@ -53,6 +53,11 @@ class PipelineConfig:
     # unchanged on 12 MP synthetic pages but costs 1.5-2 points where the text is half as tall
     # (bench/reduced_decode.py)
     decode_min_side: int | None = 1600
+    # A word the detector cut in two ("e" + "mphasised", a first letter set apart) is also indexed
+    # whole: a reading of at most this many characters next to another word on its line, at most
+    # `join_max_gap` word heights away, gives the joined text as an alternate of its neighbour.
+    join_max_fragment_chars: int = 2
+    join_max_gap: float = 0.6
     limits: PhotoLimits = field(default_factory=PhotoLimits)
 
 

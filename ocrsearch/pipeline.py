@@ -162,8 +162,9 @@ class Pipeline:
         if (photo_width, photo_height) != (width, height):
             to_photo = np.array([photo_width / width, photo_height / height], dtype=np.float32)
             kept = [Detection(quad=d.quad * to_photo, score=d.score) for d in kept]
-        return PageReading(width=photo_width, height=photo_height,
-                           words=words_from(kept, readings, photo_width, photo_height))
+        words = words_from(kept, readings, photo_width, photo_height)
+        join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
+        return PageReading(width=photo_width, height=photo_height, words=words)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
         return self.recognizer.recognize(crops) if crops else []
@@ -181,6 +182,37 @@ def words_from(detections: Sequence[Detection], readings: Sequence[Reading], wid
         alternates = [(alt.strip(), float(conf)) for alt, conf in reading.alternates if alt.strip() and alt.strip() != text]
         words.append(Word(text=text, confidence=float(reading.confidence), box=box, quad=quad, alternates=alternates))
     return words
+
+
+def join_fragments(words: list[Word], max_chars: int, max_gap: float) -> None:
+    """Each short reading (at most `max_chars` characters) beside a word on its line, at most
+    `max_gap` word heights away, adds the two joined as an alternate of that word (in place): a
+    detector that sets a first or last letter apart still lets the whole word be found. The
+    alternate ranks below 1-best matches, as every alternate does."""
+    if max_chars <= 0:
+        return
+    for fragment in words:
+        if len(fragment.text) > max_chars:
+            continue
+        fx0, fy0, fx1, fy1 = fragment.box
+        best: tuple[float, Word, bool] | None = None  # (gap, neighbour, fragment on its left)
+        for word in words:
+            if word is fragment or len(word.text) <= max_chars:
+                continue
+            x0, y0, x1, y1 = word.box
+            height = max(y1 - y0, fy1 - fy0, 1)
+            if min(y1, fy1) - max(y0, fy0) < 0.5 * min(y1 - y0, fy1 - fy0):
+                continue  # not on one line
+            left = fx1 <= (x0 + x1) / 2
+            gap = (x0 - fx1) if left else (fx0 - x1)
+            if -0.2 * height <= gap <= max_gap * height and (best is None or gap < best[0]):
+                best = (gap, word, left)
+        if best is None:
+            continue
+        _, word, left = best
+        joined = fragment.text + word.text if left else word.text + fragment.text
+        if joined not in (alt for alt, _ in word.alternates):
+            word.alternates.append((joined, fragment.confidence * word.confidence))
 
 
 def warp_word(rgb: np.ndarray, quad: np.ndarray, margin: float, min_side: int) -> np.ndarray | None:

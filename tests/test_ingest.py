@@ -19,10 +19,10 @@ from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
-from ocrsearch.pipeline import Pipeline, PipelineReader, ReaderLoadError, warp_word
+from ocrsearch.pipeline import Pipeline, PipelineReader, ReaderLoadError, join_fragments, warp_word
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
-from ocrsearch.types import Detection, Reading
+from ocrsearch.types import Detection, Reading, Word
 
 # ----------------------------------------------------------------------------------------------
 # Pipeline with fake stages
@@ -431,3 +431,26 @@ def _stored_count(layout: DbLayout) -> int:
     except sqlite3.Error:
         return 0
 
+
+
+def _word(text: str, box: tuple[int, int, int, int], confidence: float = 0.9) -> Word:
+    x0, y0, x1, y1 = box
+    return Word(text=text, confidence=confidence, box=box, quad=[[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def test_split_off_letters_are_joined_as_alternates() -> None:
+    """A first or last letter the detector set apart gives its neighbour the whole word as an
+    alternate; letters on another line or too far away do not."""
+    words = [
+        _word("e", (100, 20, 118, 45), 0.8), _word("mphasised", (124, 10, 300, 48)),  # first letter apart
+        _word("practica", (400, 10, 560, 48)), _word("l", (566, 8, 574, 48), 0.5),  # last letter apart
+        _word("x", (700, 20, 715, 45)), _word("faraway", (760, 10, 900, 48)),  # gap 45 px > 0.6 x 40
+        _word("a", (120, 120, 135, 145)),  # the line below
+    ]
+    join_fragments(words, max_chars=2, max_gap=0.6)
+    alternates = {w.text: w.alternates for w in words}
+    assert alternates["mphasised"] == [("emphasised", pytest.approx(0.72))]
+    assert alternates["practica"] == [("practical", pytest.approx(0.45))]
+    assert alternates["faraway"] == [] and alternates["e"] == [] and alternates["a"] == []
+    join_fragments(words, max_chars=2, max_gap=0.6)  # idempotent
+    assert len(alternates["mphasised"]) == 1
