@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -26,9 +26,8 @@ from ocrsearch.cli_data import data_app
 from ocrsearch.cli_train import eval_app, export_app, train_app
 from ocrsearch.cli_vision import register_vision_commands
 from ocrsearch.config import FAKE_PIPELINE_ENV_VAR, IngestConfig, PipelineConfig, SearchConfig, db_layout
-from ocrsearch.imageio import PhotoError, load_rgb
-from ocrsearch.pipeline import PhotoResult, PipelineReader, ReaderFactory, ReaderLoadError, build_reader, \
-    iter_chunks, load_recognizer
+if TYPE_CHECKING:  # the pipeline (cv2, numpy) is imported by the commands that read photos, not by `search`
+    from ocrsearch.pipeline import PhotoResult, ReaderFactory
 
 app = typer.Typer(help="Find photos of whiteboards and handwritten pages by the words written on them.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -98,6 +97,8 @@ def _reader_factory(config: PipelineConfig) -> ReaderFactory:
         from ocrsearch.fakes import SidecarReader
 
         return functools.partial(SidecarReader.from_env, config.limits)
+    from ocrsearch.pipeline import PipelineReader
+
     return functools.partial(PipelineReader.load, config)
 
 
@@ -137,6 +138,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
            wait: WaitOption = IngestConfig.lock_timeout_s) -> None:
     """Read new and changed photos into the database; unchanged ones are skipped."""
     from ocrsearch.ingest import DatabaseBusy, ingest as run_ingest
+    from ocrsearch.pipeline import ReaderLoadError
 
     config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer)
     if workers > 1:
@@ -267,6 +269,7 @@ def _describe_match(match) -> str:
 
 def _write_hit_images(hits, folder: Path) -> None:
     from ocrsearch.draw import save_matches
+    from ocrsearch.imageio import PhotoError, load_rgb
 
     for rank, hit in enumerate(hits, start=1):
         try:
@@ -285,6 +288,7 @@ def show(photo: Annotated[Path, typer.Argument(help="A photo in the database.")]
          db: DbOption = None) -> None:
     """Draw the words of a photo that match a query."""
     from ocrsearch.draw import save_matches
+    from ocrsearch.imageio import PhotoError, load_rgb
     from ocrsearch.ingest import canonical_path
     from ocrsearch.search import find_matches, parse_query
     from ocrsearch.store import Store
@@ -324,6 +328,7 @@ def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
          binarizer: BinarizerOption = "unet",
          full_resolution: FullResolutionOption = False) -> None:
     """Read the words on photos (boxes in pixels of the upright photo)."""
+    from ocrsearch.pipeline import ReaderLoadError, build_reader
     config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer)
     try:
         reader = build_reader(_reader_factory(config))
@@ -367,6 +372,9 @@ def recognize(crops: Annotated[list[Path], typer.Argument(help="Images of single
               recognizer_weights: RecognizerWeightsOption = None,
               recognizer_backend: RecognizerBackendOption = "auto") -> None:
     """Read word images with the recognizer alone."""
+    from ocrsearch.imageio import PhotoError, load_rgb
+    from ocrsearch.pipeline import ReaderLoadError, iter_chunks, load_recognizer
+
     config = _pipeline_config(decoder, recognizer_weights, recognizer_backend=recognizer_backend)
     try:
         if _fake_models():

@@ -7,15 +7,17 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import cv2
-import numpy as np
 import typer
 
-from ocrsearch.imageio import load_rgb
+# cv2, numpy and the image reader are imported inside the commands: every CLI start (a one-off
+# `ocrsearch search` too) imports this module to register them, and those imports cost 0.1-0.2 s.
 
 
 def draw_detections(rgb: np.ndarray, quads: list[np.ndarray], ink: np.ndarray | None = None) -> np.ndarray:
     """BGR uint8 picture: the photo, ink tinted orange (if given), quads in blue."""
+    import cv2
+    import numpy as np
+
     vis = rgb[:, :, ::-1].copy()
     if ink is not None:
         m = cv2.resize(ink, (vis.shape[1], vis.shape[0]), interpolation=cv2.INTER_LINEAR) > 0.5
@@ -41,6 +43,10 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         kind: str = typer.Option("unet", "--binarizer", envvar="OCRSEARCH_BINARIZER", help="unet (shipped or --weights) or classic."),
     ) -> None:
         """Write the ink map of PHOTO."""
+        import cv2
+        import numpy as np
+
+        from ocrsearch.imageio import load_rgb
         ink = _load_binarizer(weights, kind)(load_rgb(photo))
         img = 255 - (ink * 255).round().astype(np.uint8) if prob else np.where(ink > 0.5, 0, 255).astype(np.uint8)
         if not cv2.imwrite(str(out), img):
@@ -56,6 +62,10 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         kind: str = typer.Option("unet", "--binarizer", envvar="OCRSEARCH_BINARIZER", help="unet (shipped or --weights) or classic."),
     ) -> None:
         """Find word boxes on PHOTO."""
+        import cv2
+        import numpy as np
+
+        from ocrsearch.imageio import load_rgb
         from detector import Detector
 
         rgb = load_rgb(photo)
@@ -113,6 +123,10 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
     ) -> None:
         """DIBCO F-measure and PSNR of the ink map against masks/<stem>.png, and seconds per photo."""
+        import cv2
+        import numpy as np
+
+        from ocrsearch.imageio import load_rgb
         from detector.metrics import binarization_scores
 
         binarizer = _load_binarizer(weights, kind)
@@ -146,6 +160,10 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
     ) -> None:
         """Word P/R/F1 at IoU .5 and .3 (pages with word boxes), line coverage (pages with line boxes), s/photo."""
+        import cv2
+        import numpy as np
+
+        from ocrsearch.imageio import load_rgb
         from detector import Detector
         from detector.metrics import DetectionScore, line_coverage
 
