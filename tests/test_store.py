@@ -239,3 +239,34 @@ def test_migration_from_0001_packs_words_and_indexes_them(tmp_path: Path) -> Non
             hits = PhotoSearcher(store, index).search('"quarterly budgct"').hits
             assert [h.photo for h in hits] == ["/p/a.jpg"]
             assert [h.photo for h in PhotoSearcher(store, index).search("budget").hits] == ["/p/a.jpg"]
+
+
+def test_migration_from_0002_indexes_apostrophe_parts(tmp_path: Path) -> None:
+    """An index written before 0003 (apostrophe words as one token) is re-tokenized on open, so
+    that "boston" finds a photo where "Boston's" was read; failed photos stay out."""
+    from alembic import command
+
+    from ocrsearch.search import PhotoSearcher
+    from ocrsearch.types import Word
+    from ocrsearch.words import pack_words
+
+    sqlite_path = tmp_path / "ocrsearch.sqlite3"
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{sqlite_path}")
+    command.upgrade(config, "0002")
+    words = [Word("Boston's", 0.9, (0, 0, 9, 9), [[0, 0], [9, 0], [9, 9], [0, 9]]),
+             Word("office", 0.8, (10, 0, 19, 9), [[10, 0], [19, 0], [19, 9], [10, 9]])]
+    with sqlite3.connect(sqlite_path) as conn:
+        conn.executemany("INSERT INTO photos (id, path, content_hash, status, created_at, updated_at) "
+                         "VALUES (?, ?, 'h', ?, '2025-01-01', '2025-01-01')",
+                         [(1, "/p/a.jpg", "indexed"), (2, "/p/bad.jpg", "failed")])
+        conn.execute("INSERT INTO photo_words VALUES (?, ?, ?, ?, ?, ?, ?)", (1, *pack_words(words)))
+        conn.execute("INSERT INTO photo_text (rowid, text, alt) VALUES (1, ?, '')", ("boston's office",))  # 0002's tokens
+
+    with Store(sqlite_path) as store, Index(sqlite_path) as index:
+        assert store.revision() == SCHEMA_REVISION
+        searcher = PhotoSearcher(store, index)
+        assert [h.photo for h in searcher.search("boston").hits] == ["/p/a.jpg"]
+        assert [h.photo for h in searcher.search('"boston\'s office"').hits] == ["/p/a.jpg"]
+        assert index.doc_count() == 1
