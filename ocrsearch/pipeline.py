@@ -28,8 +28,8 @@ from ocrsearch.types import Detection, PageReading, Reading, Word
 
 class BinarizerStage(Protocol):
     def ink_map(self, rgb: np.ndarray) -> np.ndarray:
-        """Ink probability [h,w] at any scale with the photo's aspect ratio (the detector takes it as is:
-        bringing it to photo size first costs a resize there and another back in the detector)."""
+        """Ink probability [h,w] at any scale with the photo's aspect ratio: the detector brings it to
+        its own working size in one resize (bringing it to photo size first cost a resize each way)."""
         ...
 
 
