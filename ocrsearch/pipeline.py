@@ -149,9 +149,10 @@ class Pipeline:
                 crops.append(crop)
         t3 = time.perf_counter()
         readings = self.recognizer.recognize(crops) if crops else []
-        t4 = time.perf_counter()
         if len(readings) != len(crops):
             raise RuntimeError(f"recognizer returned {len(readings)} readings for {len(crops)} crops")
+        readings = self._reread_unsure(rgb, kept, readings)
+        t4 = time.perf_counter()
 
         times.binarize_s += t1 - t0
         times.detect_s += t2 - t1
@@ -168,6 +169,38 @@ class Pipeline:
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
         return self.recognizer.recognize(crops) if crops else []
+
+    def _reread_unsure(self, rgb: np.ndarray, detections: Sequence[Detection],
+                       readings: list[Reading]) -> list[Reading]:
+        """Readings below `reread_below` confidence, read once more from a crop cut with
+        `reread_margin`: what the second crop reads (and its alternates) joins the first reading's
+        alternates, so search finds the word under either reading. The 1-best text stays the first
+        crop's, which reads better on average; the second crop helps where the margin let a
+        neighbour's ink in, or cut too little of it away."""
+        cfg = self.config
+        if cfg.reread_below <= 0 or not readings:
+            return readings
+        unsure = [i for i, r in enumerate(readings) if r.confidence < cfg.reread_below]
+        again = [(i, warp_word(rgb, detections[i].quad, cfg.reread_margin, cfg.min_crop_side)) for i in unsure]
+        again = [(i, crop) for i, crop in again if crop is not None]
+        if not again:
+            return readings
+        second = self.recognizer.recognize([crop for _, crop in again])
+        out = list(readings)
+        for (i, _), reread in zip(again, second):
+            out[i] = merged_reading(readings[i], reread)
+        return out
+
+
+def merged_reading(first: Reading, second: Reading) -> Reading:
+    """`first` with `second`'s text and alternates added to its alternates (first text and
+    duplicates left out, the higher confidence kept for a text both hold), best first."""
+    best: dict[str, float] = {}
+    for text, conf in [*first.alternates, (second.text, second.confidence), *second.alternates]:
+        if text and text != first.text and conf > best.get(text, -1.0):
+            best[text] = conf
+    alternates = sorted(best.items(), key=lambda tc: -tc[1])
+    return Reading(text=first.text, confidence=first.confidence, alternates=alternates)
 
 
 def words_from(detections: Sequence[Detection], readings: Sequence[Reading], width: int, height: int) -> list[Word]:

@@ -105,6 +105,47 @@ def test_pipeline_clips_boxes_to_the_photo_and_checks_the_recognizer_contract() 
         Pipeline(InkFromDarkness(), FixedDetector(quads), ScriptedRecognizer([])).read(_photo())
 
 
+class CropSizeRecognizer:
+    """Reads a crop by its height: what the loose first crop and the tight second crop read."""
+
+    def __init__(self, by_height: dict[int, Reading]):
+        self.by_height = by_height
+        self.batches: list[list[np.ndarray]] = []
+
+    def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
+        self.batches.append(crops)
+        return [self.by_height[c.shape[0]] for c in crops]
+
+
+def test_unsure_words_are_read_again_from_a_tight_crop_into_their_alternates() -> None:
+    """A reading under `reread_below` is read once more from a crop with `reread_margin`; that
+    reading and its alternates join the first reading's alternates (no duplicates, best first),
+    the 1-best text stays. Sure readings are not read again, and 0 turns the pass off."""
+    unsure = [[10, 10], [60, 10], [60, 30], [10, 30]]  # 20 px tall: 25 px with the 0.12 margin
+    sure = [[80, 40], [150, 40], [150, 80], [80, 80]]  # 40 px tall: 50 px with the margin
+    recognizer = CropSizeRecognizer({
+        25: Reading("rneeting", 0.4, [("meeting", 0.3), ("rneeling", 0.1)]),
+        20: Reading("meeting", 0.7, [("rneeting", 0.2), ("meefing", 0.05)]),
+        50: Reading("budget", 0.95),
+    })
+    config = PipelineConfig(reread_below=0.6, reread_margin=0.0)
+
+    reading = Pipeline(InkFromDarkness(), FixedDetector([unsure, sure]), recognizer, config).read(_photo())
+
+    assert [len(b) for b in recognizer.batches] == [2, 1]
+    assert recognizer.batches[1][0].shape[:2] == (20, 50)
+    first, second = reading.words
+    assert (first.text, first.confidence) == ("rneeting", 0.4)
+    assert first.alternates == [("meeting", 0.7), ("rneeling", 0.1), ("meefing", 0.05)]
+    assert (second.text, second.alternates) == ("budget", [])
+
+    recognizer.batches.clear()
+    off = PipelineConfig(reread_below=0.0)
+    reading = Pipeline(InkFromDarkness(), FixedDetector([unsure, sure]), recognizer, off).read(_photo())
+    assert [len(b) for b in recognizer.batches] == [2]
+    assert reading.words[0].alternates == [("meeting", 0.3), ("rneeling", 0.1)]
+
+
 def test_pipeline_reports_words_of_a_reduced_photo_in_photo_pixels() -> None:
     """Given pixels decoded at reduced scale and the photo's size, boxes and quads are in photo pixels."""
     quads = [[[10, 10], [60, 10], [60, 30], [10, 30]]]

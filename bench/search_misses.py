@@ -1,0 +1,103 @@
+"""Search recall and false hits on labelled page sets, in-process, for one pipeline setting or two.
+
+For each set (a `pages.jsonl` folder such as `cache/pages-bin-val2`), the photos are ingested into
+a temporary database; then every distinct word of each page (ocrsearch's own tokens) is searched
+for, and a query counts as missed when its page is not in the top 10. False hits: frequent English
+words (5+ letters, from `wordfreq`) written on none of the photos, each searched for in each set;
+a false hit is a query that returns any photo. Pipeline settings differ by `--set FIELD=VALUE`
+(PipelineConfig fields), to measure a change against the default in one run:
+
+    python bench/search_misses.py --data cache/pages-bin-val2,cache/pages-bin-val3 \
+        --variant reread_below=0 --variant default
+
+Uses labelled sets we render ourselves (never synth-dev or stanford dev, which score.py measures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from wordfreq import top_n_list
+
+from ocrsearch.config import IngestConfig, PipelineConfig, SearchConfig, db_layout
+from ocrsearch.index import Index, tokenize
+from ocrsearch.ingest import ingest
+from ocrsearch.pipeline import PipelineReader
+from ocrsearch.search import PhotoSearcher
+from ocrsearch.words import WordReader
+
+
+def parse_variant(text: str) -> PipelineConfig:
+    """'default' or 'field=value,field=value' -> a PipelineConfig."""
+    config = PipelineConfig()
+    if text == "default":
+        return config
+    fields = {f.name: f for f in dataclasses.fields(PipelineConfig)}
+    changes = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        if name not in fields:
+            raise SystemExit(f"unknown PipelineConfig field {name!r}")
+        current = getattr(config, name)
+        changes[name] = type(current)(value) if current is not None else value
+    return dataclasses.replace(config, **changes)
+
+
+def page_words(data: Path) -> dict[str, set[str]]:
+    """Photo file name -> the distinct tokens written on it."""
+    out = {}
+    for line in (data / "pages.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        out[Path(rec["image"]).name] = {t for w in rec["words"] for t in tokenize(w["text"])}
+    return out
+
+
+def measure(sets: list[Path], config: PipelineConfig, absent: list[str], workdir: Path) -> dict:
+    queries = missed = false_hits = 0
+    index_bytes = 0
+    t0 = time.perf_counter()
+    for data in sets:
+        layout = db_layout(workdir / f"{data.name}-{id(config)}")
+        report = ingest([data / "pages"], layout, functools.partial(PipelineReader.load, config), config=IngestConfig())
+        if report.failed:
+            raise SystemExit(f"ingest failed on {len(report.failed)} photos of {data}")
+        index_bytes += layout.sqlite_path.stat().st_size
+        with WordReader(layout.sqlite_path) as words, Index(layout.sqlite_path) as index:
+            searcher = PhotoSearcher(words, index, SearchConfig())
+            for name, terms in page_words(data).items():
+                for term in sorted(terms):
+                    queries += 1
+                    hits = [Path(h.to_json()["photo"]).name for h in searcher.search(term, 10).hits]
+                    missed += name not in hits
+            false_hits += sum(1 for q in absent if searcher.search(q, 10).hits)
+    return {"queries": queries, "missed": missed, "recall@10": round(1 - missed / max(1, queries), 4),
+            "absent_queries": len(absent) * len(sets), "false_hit_rate": round(false_hits / max(1, len(absent) * len(sets)), 4),
+            "db_bytes": index_bytes, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="comma-separated pages.jsonl folders")
+    parser.add_argument("--variant", action="append", default=None,
+                        help="'default' or FIELD=VALUE[,FIELD=VALUE] of PipelineConfig; repeatable")
+    parser.add_argument("--absent", type=int, default=400, help="absent-word queries per set")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    sets = [Path(p) for p in args.data.split(",")]
+    written = set().union(*(t for s in sets for t in page_words(s).values()))
+    candidates = [w for w in top_n_list("en", 20000)[2000:] if w.isalpha() and len(w) >= 5 and w not in written]
+    absent = random.Random(args.seed).sample(candidates, args.absent)
+    with tempfile.TemporaryDirectory(prefix="search-misses-") as tmp:
+        for text in args.variant or ["default"]:
+            print(text, json.dumps(measure(sets, parse_variant(text), absent, Path(tmp))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
