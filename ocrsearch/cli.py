@@ -52,6 +52,9 @@ RecognizerBackendOption = Annotated[str, typer.Option(
 BinarizerOption = Annotated[str, typer.Option(
     "--binarizer", envvar="OCRSEARCH_BINARIZER",
     help="unet (the shipped U-Net; the classical one where no weights ship) or classic (background-normalised threshold).")]
+DetectorOption = Annotated[str, typer.Option(
+    "--detector", envvar="OCRSEARCH_DETECTOR",
+    help="ink (word boxes grouped from the ink map, shipped) or kernel (the learned word-kernel U-Net, detector/weights/kernel.pt).")]
 FullResolutionOption = Annotated[bool, typer.Option(
     "--full-resolution", envvar="OCRSEARCH_FULL_RESOLUTION",
     help="Decode JPEGs at full size: slower, but reads small writing on large photos better.")]
@@ -71,15 +74,17 @@ def _report_error(path: str, reason: str) -> None:
 
 
 def _pipeline_config(decoder: str, recognizer_weights: Optional[Path], full_resolution: bool = False,
-                     recognizer_backend: str = "auto", binarizer: str = "unet") -> PipelineConfig:
+                     recognizer_backend: str = "auto", binarizer: str = "unet", detector: str = "ink") -> PipelineConfig:
     _check_decoder(decoder)
     if recognizer_backend not in ("auto", "onnx", "torch"):
         raise typer.BadParameter(f"unknown backend {recognizer_backend!r} (auto, onnx or torch)",
                                  param_hint="--recognizer-backend")
     if binarizer not in ("unet", "classic"):
         raise typer.BadParameter(f"unknown binarizer {binarizer!r} (unet or classic)", param_hint="--binarizer")
+    if detector not in ("ink", "kernel"):
+        raise typer.BadParameter(f"unknown detector {detector!r} (ink or kernel)", param_hint="--detector")
     config = PipelineConfig(decoder=decoder, recognizer_weights=recognizer_weights, recognizer_backend=recognizer_backend,
-                            binarizer=binarizer)
+                            binarizer=binarizer, detector=detector)
     return replace(config, decode_min_side=None) if full_resolution else config
 
 
@@ -134,13 +139,14 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
            recognizer_weights: RecognizerWeightsOption = None,
            recognizer_backend: RecognizerBackendOption = "auto",
            binarizer: BinarizerOption = "unet",
+           detector: DetectorOption = "ink",
            full_resolution: FullResolutionOption = False,
            wait: WaitOption = IngestConfig.lock_timeout_s) -> None:
     """Read new and changed photos into the database; unchanged ones are skipped."""
     from ocrsearch.ingest import DatabaseBusy, ingest as run_ingest
     from ocrsearch.pipeline import ReaderLoadError
 
-    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer)
+    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer, detector)
     if workers > 1:
         config = replace(config, model_threads=1)
     layout = db_layout(db)
@@ -326,10 +332,11 @@ def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
          recognizer_weights: RecognizerWeightsOption = None,
          recognizer_backend: RecognizerBackendOption = "auto",
          binarizer: BinarizerOption = "unet",
+         detector: DetectorOption = "ink",
          full_resolution: FullResolutionOption = False) -> None:
     """Read the words on photos (boxes in pixels of the upright photo)."""
     from ocrsearch.pipeline import ReaderLoadError, build_reader
-    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer)
+    config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer, detector)
     try:
         reader = build_reader(_reader_factory(config))
     except ReaderLoadError as e:

@@ -158,6 +158,8 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         line_type: str = typer.Option("Handwritten", help="Line coverage: only lines whose type contains this."),
         per_page: bool = typer.Option(False, help="Print a line per page."),
         kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
+        detector_kind: str = typer.Option("ink", "--detector", help="ink (from the ink map) or kernel (learned)."),
+        detector_weights: Path = typer.Option(None, help="Kernel detector weights (default: detector/weights/kernel.pt)."),
     ) -> None:
         """Word P/R/F1 at IoU .5 and .3 (pages with word boxes), line coverage (pages with line boxes), s/photo."""
         import cv2
@@ -167,7 +169,15 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         from detector import Detector
         from detector.metrics import DetectionScore, line_coverage
 
-        binarizer, detector = _load_binarizer(weights, kind), Detector.load()
+        if detector_kind not in ("ink", "kernel"):
+            raise typer.BadParameter(f"{detector_kind!r}: ink or kernel", param_hint="--detector")
+        if detector_kind == "kernel":
+            from detector.learned import KernelDetector
+            from ocrsearch.pipeline import NoInk
+
+            binarizer, detector = NoInk(), KernelDetector.load(detector_weights)
+        else:
+            binarizer, detector = _load_binarizer(weights, kind), Detector.load()
         s5, s3 = DetectionScore(0.5), DetectionScore(0.3)
         coverages: list[float] = []
         secs, n = 0.0, 0
@@ -197,7 +207,8 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
             cov = np.asarray(coverages)
             typer.echo(f"lines ({line_type}): n={len(cov)} mean coverage={cov.mean():.3f} "
                        f"covered>=0.5: {np.mean(cov >= 0.5):.3f} covered>=0.8: {np.mean(cov >= 0.8):.3f}")
-        typer.echo(f"pages={n} binarizer={binarizer.version} s/photo={secs / max(n, 1):.3f} (binarize+detect)")
+        typer.echo(f"pages={n} binarizer={binarizer.version} detector={detector.version} "
+                   f"s/photo={secs / max(n, 1):.3f} (binarize+detect)")
 
 
 def _load_binarizer(weights: Optional[Path], kind: str = "unet"):

@@ -36,6 +36,9 @@ class PipelineConfig:
     # "classic": the classical binarizer (binarizer/classic.py) whatever ships
     binarizer: str = "unet"
     binarizer_weights: Path | None = None
+    # "ink": word boxes grouped from the binarizer's ink map (detector/infer.py, shipped);
+    # "kernel": the learned word-kernel U-Net (detector/learned.py), which reads the photo itself
+    detector: str = "ink"
     detector_weights: Path | None = None
     recognizer_weights: Path | None = None
     # "auto": the ONNX export beside the weights (no torch import, faster) when it was made from

@@ -94,6 +94,15 @@ class BackgroundRecognizer:
         return self.loaded().recognize(crops)
 
 
+class NoInk:
+    """The binarizer stage of a pipeline whose detector reads the photo itself."""
+
+    version = "no-ink"
+
+    def ink_map(self, rgb: np.ndarray) -> np.ndarray:
+        return np.zeros((1, 1), np.float32)
+
+
 class Pipeline:
     """Binarize, detect, crop and recognize one photo at a time, with models loaded once."""
 
@@ -113,9 +122,14 @@ class Pipeline:
         recognizer = BackgroundRecognizer(lambda: load_recognizer(config))
         binarizer = (Binarizer() if config.binarizer == "classic"
                      else Binarizer.load(weights=config.binarizer_weights, threads=config.model_threads))
-        return cls(binarizer,
-                   Detector.load(weights=config.detector_weights),
-                   recognizer, config)
+        if config.detector == "kernel":
+            from detector.learned import KernelDetector
+
+            detector = KernelDetector.load(config.detector_weights, threads=config.model_threads)
+            binarizer = NoInk()  # the kernel detector reads the photo, not an ink map
+        else:
+            detector = Detector.load(weights=config.detector_weights)
+        return cls(binarizer, detector, recognizer, config)
 
     @property
     def model_version(self) -> str:
