@@ -27,14 +27,21 @@ class KernelDetector:
         return f"detector-kernel-{getattr(self.network, '_tag', 'x')}"
 
     @classmethod
-    def load(cls, weights: Path | None = None, cfg: KernelConfig | None = None, threads: int = 0) -> KernelDetector:
+    def load(cls, weights: Path | None = None, cfg: KernelConfig | None = None, threads: int = 0,
+             work_side: int | None = None) -> KernelDetector:
+        """`work_side`: the longest side the net reads the photo at (None: the one it was trained at)."""
+        from dataclasses import replace
+
         from binarizer import Binarizer
 
         path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         if not path.exists() and not path.with_suffix(".onnx").exists():
             raise FileNotFoundError(f"{path}: no learned detector weights (train with `ocrsearch train binarizer` "
                                     f"on a kernel set, see detector/weights/README.md)")
-        return cls(Binarizer.load(path, threads=threads), cfg)
+        network = Binarizer.load(path, threads=threads)
+        if work_side:
+            network.tiling = replace(network.tiling, work_side=work_side)
+        return cls(network, cfg)
 
     def kernel_map(self, rgb: np.ndarray) -> np.ndarray:
         """Kernel probability [h,w] at the network's working scale."""

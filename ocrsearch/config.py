@@ -36,10 +36,28 @@ class PipelineConfig:
     # "classic": the classical binarizer (binarizer/classic.py) whatever ships
     binarizer: str = "unet"
     binarizer_weights: Path | None = None
-    # "ink": word boxes grouped from the binarizer's ink map (detector/infer.py, shipped);
-    # "kernel": the learned word-kernel U-Net (detector/learned.py), which reads the photo itself
-    detector: str = "ink"
+    # "ink": word boxes grouped from the binarizer's ink map (detector/infer.py);
+    # "kernel": the learned word-kernel U-Net (detector/learned.py), which reads the photo itself;
+    # "both" (default): the ink detector's words, with the kernel net's words folded in
+    # (pipeline.fold_words): a kernel word lying at least `fold_inside` of its area in an ink word
+    # gives its reading to that word's alternates, one elsewhere is added as a word; kernel words
+    # repeating an ink word's box (IoU >= `fold_same_iou`) are not read twice. On our val2/val3
+    # pages (bench/search_misses.py) search missed 435 of 3057 queries with ink alone, 318 with both
+    detector: str = "both"
     detector_weights: Path | None = None
+    kernel_weights: Path | None = None  # the kernel U-Net of detector "both" (None: the shipped one)
+    # The side the kernel net of "both" reads the photo at (None: the 1280 px it was trained at).
+    # Chosen on our val2/val3 pages and stanford1905 *tune* pages, which disagree by as much either
+    # way: val missed 318 queries of 3057 at 960 against 330 at 1280 (768: 344, 640: 358 with
+    # `fold_same_iou` 0.7), tune native R@10 (score.py) 0.731 at 960 against 0.742 at 1280; 960 costs
+    # ~0.1 s less per photo. Kernel words repeating an ink box are read unless IoU >= 0.85 (val at
+    # 960: 0.5 missed 341, 0.7: 334, 0.85: 318, every one: 316)
+    fold_kernel_side: int | None = 960
+    fold_inside: float = 0.5
+    fold_same_iou: float = 0.85
+    # a kernel word found where ink found none is added only with at least this many letters or
+    # digits: on our val pages 16% of the one-character ones matched a written word, 71% of the rest
+    fold_min_chars: int = 2
     recognizer_weights: Path | None = None
     # "auto": the ONNX export beside the weights (no torch import, faster) when it was made from
     # them, else torch; "onnx" or "torch" to insist (recognizer/infer.py)

@@ -107,11 +107,14 @@ class Pipeline:
     """Binarize, detect, crop and recognize one photo at a time, with models loaded once."""
 
     def __init__(self, binarizer: BinarizerStage, detector: DetectorStage, recognizer: RecognizerStage,
-                 config: PipelineConfig = PipelineConfig()):
+                 config: PipelineConfig = PipelineConfig(), second_detector: DetectorStage | None = None):
         self.binarizer = binarizer
         self.detector = detector
         self.recognizer = recognizer
         self.config = config
+        # A detector that reads the photo itself (the kernel U-Net) beside the ink detector: the
+        # words it finds elsewhere, or cuts otherwise, are folded into the ink words (`fold_words`)
+        self.second_detector = second_detector
         self.times = StageTimes()
 
     @classmethod
@@ -127,15 +130,20 @@ class Pipeline:
 
             detector = KernelDetector.load(config.detector_weights, threads=config.model_threads)
             binarizer = NoInk()  # the kernel detector reads the photo, not an ink map
-        else:
-            detector = Detector.load(weights=config.detector_weights)
-        return cls(binarizer, detector, recognizer, config)
+            return cls(binarizer, detector, recognizer, config)
+        second = None
+        if config.detector == "both":
+            from detector.learned import KernelDetector
+
+            second = KernelDetector.load(config.kernel_weights, threads=config.model_threads,
+                                         work_side=config.fold_kernel_side)
+        return cls(binarizer, Detector.load(weights=config.detector_weights), recognizer, config, second)
 
     @property
     def model_version(self) -> str:
         """Which models produced a reading; stored with each photo so stale readings can be found."""
-        return "+".join(str(getattr(stage, "version", type(stage).__name__))
-                        for stage in (self.binarizer, self.detector, self.recognizer))
+        stages = (self.binarizer, self.detector, self.second_detector, self.recognizer)
+        return "+".join(str(getattr(stage, "version", type(stage).__name__)) for stage in stages if stage is not None)
 
     def read(self, rgb: np.ndarray, photo_size: tuple[int, int] | None = None) -> PageReading:
         """Words on a photo, in pixels of the photo.
@@ -153,18 +161,15 @@ class Pipeline:
         ink = self.binarizer.ink_map(rgb)
         t1 = time.perf_counter()
         detections = self.detector.detect(rgb, ink)
+        others = self._second_detections(rgb, detections)
         t2 = time.perf_counter()
-        kept: list[Detection] = []
-        crops: list[np.ndarray] = []
-        for detection in detections:
-            crop = warp_word(rgb, detection.quad, self.config.crop_margin, self.config.min_crop_side)
-            if crop is not None:
-                kept.append(detection)
-                crops.append(crop)
+        kept, crops = self._crops(rgb, detections)
+        kept_others, other_crops = self._crops(rgb, others)
         t3 = time.perf_counter()
-        readings = self.recognizer.recognize(crops) if crops else []
-        if len(readings) != len(crops):
-            raise RuntimeError(f"recognizer returned {len(readings)} readings for {len(crops)} crops")
+        all_readings = self.recognizer.recognize(crops + other_crops) if crops or other_crops else []
+        if len(all_readings) != len(crops) + len(other_crops):
+            raise RuntimeError(f"recognizer returned {len(all_readings)} readings for {len(crops) + len(other_crops)} crops")
+        readings, other_readings = all_readings[:len(crops)], all_readings[len(crops):]
         readings = self._reread_unsure(rgb, kept, readings)
         t4 = time.perf_counter()
 
@@ -177,12 +182,35 @@ class Pipeline:
         if (photo_width, photo_height) != (width, height):
             to_photo = np.array([photo_width / width, photo_height / height], dtype=np.float32)
             kept = [Detection(quad=d.quad * to_photo, score=d.score) for d in kept]
+            kept_others = [Detection(quad=d.quad * to_photo, score=d.score) for d in kept_others]
         words = words_from(kept, readings, photo_width, photo_height)
+        if kept_others:
+            words = fold_words(words, words_from(kept_others, other_readings, photo_width, photo_height),
+                               self.config.fold_inside, self.config.fold_min_chars)
         join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
         return PageReading(width=photo_width, height=photo_height, words=words)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
         return self.recognizer.recognize(crops) if crops else []
+
+    def _crops(self, rgb: np.ndarray, detections: Sequence[Detection]) -> tuple[list[Detection], list[np.ndarray]]:
+        """The detections that give a crop, and their crops."""
+        kept, crops = [], []
+        for detection in detections:
+            crop = warp_word(rgb, detection.quad, self.config.crop_margin, self.config.min_crop_side)
+            if crop is not None:
+                kept.append(detection)
+                crops.append(crop)
+        return kept, crops
+
+    def _second_detections(self, rgb: np.ndarray, detections: Sequence[Detection]) -> list[Detection]:
+        """The second detector's words, less those that repeat an ink word's box (IoU >= `fold_same_iou`):
+        their crops would read the same."""
+        if self.second_detector is None:
+            return []
+        others = self.second_detector.detect(rgb, NoInk().ink_map(rgb))
+        boxes = [d.box for d in detections]
+        return [o for o in others if max((box_iou(o.box, b) for b in boxes), default=0.0) < self.config.fold_same_iou]
 
     def _reread_unsure(self, rgb: np.ndarray, detections: Sequence[Detection],
                        readings: list[Reading]) -> list[Reading]:
@@ -215,6 +243,41 @@ def merged_reading(first: Reading, second: Reading) -> Reading:
             best[text] = conf
     alternates = sorted(best.items(), key=lambda tc: -tc[1])
     return Reading(text=first.text, confidence=first.confidence, alternates=alternates)
+
+
+def box_intersection(a: Sequence[float], b: Sequence[float]) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def box_area(box: Sequence[float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    inter = box_intersection(a, b)
+    return inter / max(1e-9, box_area(a) + box_area(b) - inter)
+
+
+def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_chars: int = 0) -> list[Word]:
+    """A second detector's words folded into the first's: one that lies at least `inside` of its
+    area within a word gives its reading (and alternates) to that word's alternates, so search
+    finds it though the first detector cut the line otherwise ("st ASAP hage us" holds "hayes");
+    one found where the first detector saw no word is added as a word if it reads at least
+    `min_chars` letters or digits (single marks found there are mostly specks and doodles)."""
+    out = list(words)
+    for other in others:
+        area = max(1e-9, box_area(other.box))
+        host = max(words, key=lambda w: box_intersection(w.box, other.box), default=None)
+        if host is None or box_intersection(host.box, other.box) < inside * area:
+            if sum(c.isalnum() for c in other.text) >= min_chars:
+                out.append(other)
+            continue
+        held = {host.text, *(text for text, _ in host.alternates)}
+        for text, conf in [(other.text, other.confidence), *other.alternates]:
+            if text not in held:
+                host.alternates.append((text, conf))
+                held.add(text)
+    return out
 
 
 def words_from(detections: Sequence[Detection], readings: Sequence[Reading], width: int, height: int) -> list[Word]:

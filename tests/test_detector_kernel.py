@@ -108,7 +108,7 @@ def test_read_refuses_an_unknown_detector(tmp_path: Path) -> None:
     photo = tmp_path / "p.png"
     cv2.imwrite(str(photo), np.full((40, 40, 3), 255, np.uint8))
     result = CliRunner().invoke(app, ["read", str(photo), "--detector", "nope"])
-    assert result.exit_code == 2 and "ink or kernel" in result.output
+    assert result.exit_code == 2 and "ink, kernel or both" in result.output
 
 
 def test_pipeline_with_the_shipped_kernel_detector_finds_a_rendered_word() -> None:
@@ -117,10 +117,39 @@ def test_pipeline_with_the_shipped_kernel_detector_finds_a_rendered_word() -> No
 
     if not DEFAULT_WEIGHTS.with_suffix(".onnx").exists():
         pytest.skip("no shipped kernel detector")
-    rgb = np.full((800, 1280, 3), 235, np.uint8)  # a word 37 px tall, as on our training pages
-    cv2.putText(rgb, "budget", (500, 400), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (30, 30, 120), 3)
-    detections = KernelDetector.load().detect(rgb)
-    boxes = np.array([d.box for d in detections])
-    ink = np.argwhere(rgb.min(axis=2) < 150)
-    truth = np.array([[ink[:, 1].min(), ink[:, 0].min(), ink[:, 1].max(), ink[:, 0].max()]])
+    rgb, truth = _written_word((800, 1280), (500, 400), 1.2, 3)  # 37 px tall, as on our training pages
+    boxes = np.array([d.box for d in KernelDetector.load().detect(rgb)])
     assert len(boxes) == 1 and iou_matrix(boxes, truth).max() > 0.8
+
+
+def _written_word(size: tuple[int, int], origin: tuple[int, int], scale: float, thickness: int):
+    """A page with "budget" written on it, and the box around its ink [[x0, y0, x1, y1]]."""
+    rgb = np.full((*size, 3), 235, np.uint8)
+    cv2.putText(rgb, "budget", origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (30, 30, 120), thickness)
+    ink = np.argwhere(rgb.min(axis=2) < 150)
+    return rgb, np.array([[ink[:, 1].min(), ink[:, 0].min(), ink[:, 1].max(), ink[:, 0].max()]])
+
+
+def test_kernel_detector_reads_at_the_working_side_it_is_given() -> None:
+    """`work_side` sets the side the network reads the photo at; the quads stay in photo pixels."""
+    from detector.learned import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.with_suffix(".onnx").exists():
+        pytest.skip("no shipped kernel detector")
+    rgb, truth = _written_word((800, 1600), (600, 400), 1.8, 4)
+    detector = KernelDetector.load(work_side=960)
+    assert detector.kernel_map(rgb).shape == (480, 960)
+    boxes = np.array([d.box for d in detector.detect(rgb)])
+    assert len(boxes) == 1 and iou_matrix(boxes, truth).max() > 0.7
+
+
+def test_pipeline_with_both_detectors_loads_the_kernel_net_beside_the_ink_detector() -> None:
+    from detector.learned import DEFAULT_WEIGHTS
+    from ocrsearch.config import PipelineConfig
+    from ocrsearch.pipeline import Pipeline
+
+    if not DEFAULT_WEIGHTS.with_suffix(".onnx").exists():
+        pytest.skip("no shipped kernel detector")
+    pipeline = Pipeline.load(PipelineConfig(detector="both", fold_kernel_side=960))
+    assert pipeline.second_detector.network.tiling.work_side == 960
+    assert "detector-kernel-" in pipeline.model_version and "detector-ink" in pipeline.model_version

@@ -146,6 +146,30 @@ def test_unsure_words_are_read_again_from_a_tight_crop_into_their_alternates() -
     assert reading.words[0].alternates == [("meeting", 0.3), ("rneeling", 0.1)]
 
 
+def test_a_second_detector_folds_its_words_into_the_ink_words() -> None:
+    """With a second detector, its words are read in the same batch as the ink words: one that lies
+    inside an ink word gives its reading to that word's alternates, one where ink found nothing is
+    added as a word, and one that repeats an ink word's box is not read at all."""
+    line = [[10, 10], [150, 10], [150, 30], [10, 30]]  # the ink detector's box over a whole line
+    inside = [[90, 11], [149, 11], [149, 29], [90, 29]]  # a word of that line, cut by the kernel net
+    same = [[11, 10], [150, 10], [150, 31], [11, 31]]  # the line again: IoU 0.99
+    apart = [[20, 60], [90, 60], [90, 85], [20, 85]]  # where ink found nothing
+    recognizer = ScriptedRecognizer([Reading("st ASAP hage us", 0.2),
+                                     Reading("hayes", 0.8, [("hoyes", 0.1), ("us", 0.05)]),
+                                     Reading("budget", 0.9)])
+    config = PipelineConfig(reread_below=0.0)
+    pipeline = Pipeline(InkFromDarkness(), FixedDetector([line]), recognizer, config,
+                        second_detector=FixedDetector([inside, same, apart]))
+
+    reading = pipeline.read(_photo())
+
+    assert [len(b) for b in recognizer.batches] == [3]  # one batch; the repeated box is not read
+    host, added = reading.words
+    assert host.text == "st ASAP hage us"
+    assert host.alternates == [("hayes", 0.8), ("hoyes", 0.1), ("us", 0.05)]
+    assert (added.text, added.box) == ("budget", (20, 60, 90, 85))
+
+
 def test_pipeline_reports_words_of_a_reduced_photo_in_photo_pixels() -> None:
     """Given pixels decoded at reduced scale and the photo's size, boxes and quads are in photo pixels."""
     quads = [[[10, 10], [60, 10], [60, 30], [10, 30]]]
