@@ -15,6 +15,7 @@ not representative of the real models, but the time outside them is.
     .venv/bin/python bench/ingest_e2e.py --photos 50
     .venv/bin/python bench/ingest_e2e.py --photos 50 --workers 2
     .venv/bin/python bench/ingest_e2e.py --photos 50 --decoder greedy
+    .venv/bin/python bench/ingest_e2e.py --photos 50 --detector ink
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--placeholder", action="store_true", help="use the stand-in models even if real ones load")
     parser.add_argument("--decoder", choices=("beam", "greedy"), default=PipelineConfig.decoder,
                         help="recognizer decoder (greedy: faster models, so time outside them weighs more)")
+    parser.add_argument("--detector", choices=("both", "ink", "kernel"), default=PipelineConfig.detector)
     parser.add_argument("--keep", type=Path, default=None, help="keep photos and database in this folder")
     args = parser.parse_args()
 
@@ -146,7 +148,7 @@ def main() -> None:
 
         # as `ocrsearch ingest --workers N` configures it: one recognizer thread per worker process
         make_reader = functools.partial(PipelineReader.load, PipelineConfig(
-            decoder=args.decoder, model_threads=1 if args.workers > 1 else 0))
+            decoder=args.decoder, detector=args.detector, model_threads=1 if args.workers > 1 else 0))
         if args.placeholder:
             make_reader = placeholder_reader
         try:

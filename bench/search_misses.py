@@ -4,13 +4,18 @@ For each set (a `pages.jsonl` folder such as `cache/pages-bin-val2`), the photos
 a temporary database; then every distinct word of each page (ocrsearch's own tokens) is searched
 for, and a query counts as missed when its page is not in the top 10. False hits: frequent English
 words (5+ letters, from `wordfreq`) written on none of the photos, each searched for in each set;
-a false hit is a query that returns any photo. Pipeline settings differ by `--set FIELD=VALUE`
-(PipelineConfig fields), to measure a change against the default in one run:
+a false hit is a query that returns any photo. Pipeline settings differ by `--variant FIELD=VALUE`
+(PipelineConfig fields) and `--search FIELD=VALUE` (SearchConfig fields, measured on the same
+databases), to measure a change against the default in one run:
 
     python bench/search_misses.py --data cache/pages-bin-val2,cache/pages-bin-val3 \
         --variant reread_below=0 --variant default
 
-Uses labelled sets we render ourselves (never synth-dev or stanford dev, which score.py measures).
+    python bench/search_misses.py --data ../shared/data/stanford1905/tune \
+        --search default --search fuzzy_min_letters_2=7
+
+Uses labelled sets we render ourselves, and stanford1905 *tune* (line text only), never synth-dev
+or a dev split, which score.py measures.
 """
 
 from __future__ import annotations
@@ -34,19 +39,22 @@ from ocrsearch.search import PhotoSearcher
 from ocrsearch.words import WordReader
 
 
-def parse_variant(text: str) -> PipelineConfig:
-    """'default' or 'field=value,field=value' -> a PipelineConfig."""
-    config = PipelineConfig()
+def parse_variant(text: str, config=PipelineConfig()):
+    """'default' or 'field=value,field=value' -> `config` (a PipelineConfig or SearchConfig) with
+    those fields changed."""
     if text == "default":
         return config
-    fields = {f.name: f for f in dataclasses.fields(PipelineConfig)}
+    fields = {f.name for f in dataclasses.fields(config)}
     changes = {}
     for item in text.split(","):
         name, _, value = item.partition("=")
         if name not in fields:
-            raise SystemExit(f"unknown PipelineConfig field {name!r}")
+            raise SystemExit(f"unknown {type(config).__name__} field {name!r}")
         current = getattr(config, name)
-        changes[name] = type(current)(value) if current is not None else value
+        if isinstance(current, bool):
+            changes[name] = value.lower() in ("1", "true", "yes")
+        else:
+            changes[name] = type(current)(value) if current is not None else value
     return dataclasses.replace(config, **changes)
 
 
@@ -55,12 +63,15 @@ def page_words(data: Path) -> dict[str, set[str]]:
     out = {}
     for line in (data / "pages.jsonl").read_text().splitlines():
         rec = json.loads(line)
-        out[Path(rec["image"]).name] = {t for w in rec["words"] for t in tokenize(w["text"])}
+        # word boxes, or line boxes only (stanford1905)
+        out[Path(rec["image"]).name] = {t for w in rec["words"] or rec.get("lines", []) for t in tokenize(w["text"])}
     return out
 
 
-def measure(sets: list[Path], config: PipelineConfig, absent: list[str], workdir: Path) -> dict:
-    queries = missed = false_hits = 0
+def measure(sets: list[Path], config: PipelineConfig, absent: list[str], workdir: Path,
+            searches: dict[str, SearchConfig]) -> dict[str, dict]:
+    """Each set ingested once with `config`, then searched with each of `searches`."""
+    counts = {name: {"queries": 0, "missed": 0, "false_hits": 0} for name in searches}
     index_bytes = 0
     t0 = time.perf_counter()
     for data in sets:
@@ -70,16 +81,20 @@ def measure(sets: list[Path], config: PipelineConfig, absent: list[str], workdir
             raise SystemExit(f"ingest failed on {len(report.failed)} photos of {data}")
         index_bytes += layout.sqlite_path.stat().st_size
         with WordReader(layout.sqlite_path) as words, Index(layout.sqlite_path) as index:
-            searcher = PhotoSearcher(words, index, SearchConfig())
-            for name, terms in page_words(data).items():
-                for term in sorted(terms):
-                    queries += 1
-                    hits = [Path(h.to_json()["photo"]).name for h in searcher.search(term, 10).hits]
-                    missed += name not in hits
-            false_hits += sum(1 for q in absent if searcher.search(q, 10).hits)
-    return {"queries": queries, "missed": missed, "recall@10": round(1 - missed / max(1, queries), 4),
-            "absent_queries": len(absent) * len(sets), "false_hit_rate": round(false_hits / max(1, len(absent) * len(sets)), 4),
-            "db_bytes": index_bytes, "seconds": round(time.perf_counter() - t0, 1)}
+            for name, search_config in searches.items():
+                searcher, count = PhotoSearcher(words, index, search_config), counts[name]
+                for photo, terms in page_words(data).items():
+                    for term in sorted(terms):
+                        count["queries"] += 1
+                        hits = [Path(h.to_json()["photo"]).name for h in searcher.search(term, 10).hits]
+                        count["missed"] += photo not in hits
+                count["false_hits"] += sum(1 for q in absent if searcher.search(q, 10).hits)
+    seconds = round(time.perf_counter() - t0, 1)
+    return {name: {"queries": c["queries"], "missed": c["missed"], "recall@10": round(1 - c["missed"] / max(1, c["queries"]), 4),
+                   "absent_queries": len(absent) * len(sets),
+                   "false_hit_rate": round(c["false_hits"] / max(1, len(absent) * len(sets)), 4),
+                   "db_bytes": index_bytes, "seconds": seconds}
+            for name, c in counts.items()}
 
 
 def main() -> None:
@@ -87,6 +102,9 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="comma-separated pages.jsonl folders")
     parser.add_argument("--variant", action="append", default=None,
                         help="'default' or FIELD=VALUE[,FIELD=VALUE] of PipelineConfig; repeatable")
+    parser.add_argument("--search", action="append", default=None,
+                        help="'default' or FIELD=VALUE[,FIELD=VALUE] of SearchConfig, each measured on every "
+                             "variant's database; repeatable")
     parser.add_argument("--absent", type=int, default=400, help="absent-word queries per set")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -95,8 +113,10 @@ def main() -> None:
     candidates = [w for w in top_n_list("en", 20000)[2000:] if w.isalpha() and len(w) >= 5 and w not in written]
     absent = random.Random(args.seed).sample(candidates, args.absent)
     with tempfile.TemporaryDirectory(prefix="search-misses-") as tmp:
+        searches = {text: parse_variant(text, SearchConfig()) for text in args.search or ["default"]}
         for text in args.variant or ["default"]:
-            print(text, json.dumps(measure(sets, parse_variant(text), absent, Path(tmp))), flush=True)
+            for search, result in measure(sets, parse_variant(text), absent, Path(tmp), searches).items():
+                print(text if len(searches) == 1 else f"{text} | search {search}", json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,12 @@ class PipelineConfig:
     # a kernel word found where ink found none is added only with at least this many letters or
     # digits: on our val pages 16% of the one-character ones matched a written word, 71% of the rest
     fold_min_chars: int = 2
+    # An ink word read with less confidence than this that holds 2+ kernel words, each read with more,
+    # is taken for merged words and replaced by them (0: never). score.py on our val2 / val3 pages,
+    # word F1 @IoU .5: never 0.862 / 0.871, below 0.3: 0.878 / 0.884, 0.5: 0.880 / 0.887, 0.7: 0.881 /
+    # 0.893, always (1.0): 0.884 / 0.896; native search R@10 0.907 / 0.912-0.913 throughout, and
+    # stanford1905 tune 0.731 with or without it (bag-of-words 0.695 -> 0.697)
+    fold_split_below: float = 1.0
     recognizer_weights: Path | None = None
     # "auto": the ONNX export beside the weights (no torch import, faster) when it was made from
     # them, else torch; "onnx" or "torch" to insist (recognizer/infer.py)

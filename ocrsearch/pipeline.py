@@ -186,7 +186,7 @@ class Pipeline:
         words = words_from(kept, readings, photo_width, photo_height)
         if kept_others:
             words = fold_words(words, words_from(kept_others, other_readings, photo_width, photo_height),
-                               self.config.fold_inside, self.config.fold_min_chars)
+                               self.config.fold_inside, self.config.fold_min_chars, self.config.fold_split_below)
         join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
         return PageReading(width=photo_width, height=photo_height, words=words)
 
@@ -258,26 +258,48 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / max(1e-9, box_area(a) + box_area(b) - inter)
 
 
-def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_chars: int = 0) -> list[Word]:
+def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_chars: int = 0,
+               split_below: float = 0.0) -> list[Word]:
     """A second detector's words folded into the first's: one that lies at least `inside` of its
     area within a word gives its reading (and alternates) to that word's alternates, so search
     finds it though the first detector cut the line otherwise ("st ASAP hage us" holds "hayes");
     one found where the first detector saw no word is added as a word if it reads at least
-    `min_chars` letters or digits (single marks found there are mostly specks and doodles)."""
-    out = list(words)
+    `min_chars` letters or digits (single marks found there are mostly specks and doodles).
+
+    A word read with confidence under `split_below` that holds two or more such words, each read
+    with more confidence than it, is taken for words the first detector merged: those words replace
+    it, the largest keeping its readings as alternates."""
+    added: list[Word] = []
+    guests: dict[int, list[Word]] = {}
     for other in others:
         area = max(1e-9, box_area(other.box))
         host = max(words, key=lambda w: box_intersection(w.box, other.box), default=None)
         if host is None or box_intersection(host.box, other.box) < inside * area:
             if sum(c.isalnum() for c in other.text) >= min_chars:
-                out.append(other)
+                added.append(other)
             continue
-        held = {host.text, *(text for text, _ in host.alternates)}
-        for text, conf in [(other.text, other.confidence), *other.alternates]:
-            if text not in held:
-                host.alternates.append((text, conf))
-                held.add(text)
-    return out
+        guests.setdefault(id(host), []).append(other)
+        add_alternates(host, [(other.text, other.confidence), *other.alternates])
+    out = []
+    for host in words:
+        inner = guests.get(id(host), [])
+        if host.confidence < split_below and len(inner) >= 2 and all(w.confidence > host.confidence for w in inner):
+            largest = max(inner, key=lambda w: box_area(w.box))
+            own = {w.text for w in inner}  # the host held the inner words' readings as alternates
+            add_alternates(largest, [(t, c) for t, c in [(host.text, host.confidence), *host.alternates] if t not in own])
+            out.extend(inner)
+        else:
+            out.append(host)
+    return out + added
+
+
+def add_alternates(word: Word, readings: Iterable[tuple[str, float]]) -> None:
+    """`readings` appended to `word`'s alternates, except its text and those it already holds."""
+    held = {word.text, *(text for text, _ in word.alternates)}
+    for text, conf in readings:
+        if text not in held:
+            word.alternates.append((text, conf))
+            held.add(text)
 
 
 def words_from(detections: Sequence[Detection], readings: Sequence[Reading], width: int, height: int) -> list[Word]:

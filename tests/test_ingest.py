@@ -19,7 +19,7 @@ from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
-from ocrsearch.pipeline import Pipeline, PipelineReader, ReaderLoadError, join_fragments, warp_word
+from ocrsearch.pipeline import Pipeline, PipelineReader, ReaderLoadError, fold_words, join_fragments, warp_word
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
@@ -168,6 +168,29 @@ def test_a_second_detector_folds_its_words_into_the_ink_words() -> None:
     assert host.text == "st ASAP hage us"
     assert host.alternates == [("hayes", 0.8), ("hoyes", 0.1), ("us", 0.05)]
     assert (added.text, added.box) == ("budget", (20, 60, 90, 85))
+
+
+def test_an_unsure_word_holding_surer_words_of_the_second_detector_is_split_into_them() -> None:
+    """With `split_below`, a low-confidence word holding two or more second-detector words that are
+    each read with more confidence is replaced by them; the largest keeps its readings as
+    alternates. A sure word, or one holding a single word, stays as it is."""
+    def word(text: str, conf: float, box: tuple[int, int, int, int]) -> Word:
+        x0, y0, x1, y1 = box
+        return Word(text=text, confidence=conf, box=box, quad=[[x0, y0], [x1, y0], [x1, y1], [x0, y1]], alternates=[])
+
+    merged = word("st ASAP hage us", 0.2, (0, 0, 300, 40))
+    sure = word("budget", 0.9, (0, 100, 200, 140))
+    others = [word("ASAP", 0.9, (40, 2, 120, 38)), word("hayes", 0.8, (150, 2, 260, 38)),
+              word("budge", 0.95, (10, 102, 150, 138)), word("bu", 0.95, (10, 102, 60, 138))]
+
+    out = fold_words([merged, sure], others, inside=0.5, split_below=0.6)
+
+    assert [w.text for w in out] == ["ASAP", "hayes", "budget"]
+    assert out[1].alternates == [("st ASAP hage us", 0.2)]  # "hayes" is the larger of the two
+    assert ("budge", 0.95) in out[2].alternates
+
+    kept = fold_words([word("st ASAP hage us", 0.2, (0, 0, 300, 40))], others[:2], inside=0.5, split_below=0.0)
+    assert [w.text for w in kept] == ["st ASAP hage us"]
 
 
 def test_pipeline_reports_words_of_a_reduced_photo_in_photo_pixels() -> None:
