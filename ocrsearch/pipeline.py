@@ -178,7 +178,7 @@ class Pipeline:
         times.crop_s += t3 - t2
         times.recognize_s += t4 - t3
         times.photos += 1
-        times.crops += len(crops)
+        times.crops += len(crops) + len(other_crops)
         if (photo_width, photo_height) != (width, height):
             to_photo = np.array([photo_width / width, photo_height / height], dtype=np.float32)
             kept = [Detection(quad=d.quad * to_photo, score=d.score) for d in kept]
