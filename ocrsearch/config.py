@@ -64,6 +64,13 @@ class PipelineConfig:
     # 0.893, always (1.0): 0.884 / 0.896; native search R@10 0.907 / 0.912-0.913 throughout, and
     # stanford1905 tune 0.731 with or without it (bag-of-words 0.695 -> 0.697)
     fold_split_below: float = 1.0
+    # an ink word holding one kernel word that overlaps it by at least this IoU and was read with
+    # more confidence takes that reading as its 1-best (its own becomes an alternate); 0: never.
+    # Our val2 / val3 pages: bag-of-words recall 0.821 / 0.792 (never) -> 0.834 / 0.805 (0.5) ->
+    # 0.836 / 0.807 (0.3), e2e recall 0.782 / 0.746 -> 0.797 / 0.760, native search unchanged
+    # (0.908 / 0.913); stanford1905 tune bag-of-words 0.697 -> 0.702, native 0.731 -> 0.728.
+    # 0.5 rather than 0.3: as good within 0.002, and a guest over a third of a line is not its word
+    fold_swap_iou: float = 0.5
     recognizer_weights: Path | None = None
     # "auto": the ONNX export beside the weights (no torch import, faster) when it was made from
     # them, else torch; "onnx" or "torch" to insist (recognizer/infer.py)
@@ -91,6 +98,14 @@ class PipelineConfig:
     # (6.6%), for 15% more database and ~15% more ingest time (bench/search_misses.py). 0 turns it off.
     reread_below: float = 0.6
     reread_margin: float = 0.0
+    # A reading of at most one letter or digit is dropped when it lies at least `speck_inside` of its
+    # area within a larger word (a letter of that word read again; 0: never) or was read with
+    # confidence under `speck_below` (a speck or a stroke of a doodle; 0: never). score.py on our
+    # val2 / val3 pages, word F1 @IoU .5: neither 0.884 / 0.896, inside 0.8 alone 0.890 / 0.900,
+    # with below 0.3 0.892 / 0.901, with below 0.5 0.897 / 0.905; bag-of-words recall 0.834 / 0.805
+    # -> 0.830 / 0.805 at 0.5 (one-letter words such as "a" read unsure); native search unchanged
+    speck_inside: float = 0.8
+    speck_below: float = 0.5
     limits: PhotoLimits = field(default_factory=PhotoLimits)
 
 

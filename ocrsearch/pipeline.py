@@ -186,8 +186,10 @@ class Pipeline:
         words = words_from(kept, readings, photo_width, photo_height)
         if kept_others:
             words = fold_words(words, words_from(kept_others, other_readings, photo_width, photo_height),
-                               self.config.fold_inside, self.config.fold_min_chars, self.config.fold_split_below)
+                               self.config.fold_inside, self.config.fold_min_chars, self.config.fold_split_below,
+                               self.config.fold_swap_iou)
         join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
+        words = drop_specks(words, self.config.speck_inside, self.config.speck_below)
         return PageReading(width=photo_width, height=photo_height, words=words)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
@@ -259,7 +261,7 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_chars: int = 0,
-               split_below: float = 0.0) -> list[Word]:
+               split_below: float = 0.0, swap_iou: float = 0.0) -> list[Word]:
     """A second detector's words folded into the first's: one that lies at least `inside` of its
     area within a word gives its reading (and alternates) to that word's alternates, so search
     finds it though the first detector cut the line otherwise ("st ASAP hage us" holds "hayes");
@@ -268,7 +270,9 @@ def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_cha
 
     A word read with confidence under `split_below` that holds two or more such words, each read
     with more confidence than it, is taken for words the first detector merged: those words replace
-    it, the largest keeping its readings as alternates."""
+    it, the largest keeping its readings as alternates. With `swap_iou` > 0, a word holding exactly
+    one such word that covers about its box (IoU at least `swap_iou`) and was read with more
+    confidence takes that reading as its 1-best, its own reading kept as an alternate."""
     added: list[Word] = []
     guests: dict[int, list[Word]] = {}
     for other in others:
@@ -288,8 +292,15 @@ def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_cha
             own = {w.text for w in inner}  # the host held the inner words' readings as alternates
             add_alternates(largest, [(t, c) for t, c in [(host.text, host.confidence), *host.alternates] if t not in own])
             out.extend(inner)
-        else:
-            out.append(host)
+            continue
+        if swap_iou > 0 and len(inner) == 1 and inner[0].confidence > host.confidence \
+                and box_iou(inner[0].box, host.box) >= swap_iou:
+            # the same word, read surer from the kernel net's crop: that reading becomes the 1-best
+            other = inner[0]
+            rest = [(t, c) for t, c in host.alternates if t != other.text]
+            host.alternates = [(host.text, host.confidence), *rest]
+            host.text, host.confidence = other.text, other.confidence
+        out.append(host)
     return out + added
 
 
@@ -345,6 +356,22 @@ def join_fragments(words: list[Word], max_chars: int, max_gap: float) -> None:
         joined = fragment.text + word.text if left else word.text + fragment.text
         if joined not in (alt for alt, _ in word.alternates):
             word.alternates.append((joined, fragment.confidence * word.confidence))
+
+
+def drop_specks(words: list[Word], inside: float, below: float) -> list[Word]:
+    """The words left once specks are dropped: a reading of at most one letter or digit that lies at
+    least `inside` of its area within a larger word (a letter or dot of that word, read again from a
+    box of its own), or that was read with confidence under `below` (a speck, a stroke of a doodle).
+    Runs after `join_fragments`, so a letter set apart from its word still gave the joined reading."""
+    def is_speck(word: Word) -> bool:
+        if sum(c.isalnum() for c in word.text) > 1:
+            return False
+        if word.confidence < below:
+            return True
+        area = box_area(word.box)
+        return inside > 0 and any(other is not word and box_area(other.box) > area
+                                  and box_intersection(other.box, word.box) >= inside * area for other in words)
+    return [word for word in words if not is_speck(word)]
 
 
 def warp_word(rgb: np.ndarray, quad: np.ndarray, margin: float, min_side: int) -> np.ndarray | None:

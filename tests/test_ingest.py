@@ -19,7 +19,8 @@ from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
-from ocrsearch.pipeline import Pipeline, PipelineReader, ReaderLoadError, fold_words, join_fragments, warp_word
+from ocrsearch.pipeline import (Pipeline, PipelineReader, ReaderLoadError, drop_specks, fold_words, join_fragments,
+                                warp_word)
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
@@ -191,6 +192,25 @@ def test_an_unsure_word_holding_surer_words_of_the_second_detector_is_split_into
 
     kept = fold_words([word("st ASAP hage us", 0.2, (0, 0, 300, 40))], others[:2], inside=0.5, split_below=0.0)
     assert [w.text for w in kept] == ["st ASAP hage us"]
+
+
+def test_a_word_read_surer_from_the_second_detectors_box_takes_that_reading() -> None:
+    """With `swap_iou`, an ink word holding one second-detector word of about its box, read with more
+    confidence, takes that reading as its 1-best and keeps its own as an alternate; its box stays."""
+    def word(text: str, conf: float, box: tuple[int, int, int, int]) -> Word:
+        x0, y0, x1, y1 = box
+        return Word(text=text, confidence=conf, box=box, quad=[[x0, y0], [x1, y0], [x1, y1], [x0, y1]], alternates=[])
+
+    unsure = word("bvdget", 0.3, (0, 0, 200, 40))
+    other = word("budget", 0.9, (10, 2, 195, 38))
+    other.alternates = [("bvdget", 0.2)]
+
+    (out,) = fold_words([unsure], [other], inside=0.5, swap_iou=0.5)
+    assert (out.text, out.confidence, out.box) == ("budget", 0.9, (0, 0, 200, 40))
+    assert out.alternates == [("bvdget", 0.3)]
+
+    (kept,) = fold_words([word("bvdget", 0.3, (0, 0, 200, 40))], [other], inside=0.5, swap_iou=0.0)
+    assert kept.text == "bvdget" and ("budget", 0.9) in kept.alternates
 
 
 def test_pipeline_reports_words_of_a_reduced_photo_in_photo_pixels() -> None:
@@ -542,3 +562,17 @@ def test_split_off_letters_are_joined_as_alternates() -> None:
     assert alternates["faraway"] == [] and alternates["e"] == [] and alternates["a"] == []
     join_fragments(words, max_chars=2, max_gap=0.6)  # idempotent
     assert len(alternates["mphasised"]) == 1
+
+
+def test_single_letters_inside_a_word_or_read_unsure_are_dropped_as_specks() -> None:
+    """A one-letter reading inside a larger word, or one read with low confidence, is dropped; a sure
+    one-letter word standing alone ("A", "2.") and longer words stay, however unsure."""
+    words = [
+        _word("ROADMAP", (100, 10, 300, 50)), _word("D.", (180, 12, 210, 48), 0.95),  # a letter of it
+        _word("A", (400, 10, 430, 50), 0.93), _word("2.", (20, 100, 40, 130), 0.9),  # sure, alone
+        _word("i", (500, 200, 510, 215), 0.3),  # a speck read as a letter
+        _word("hm", (600, 200, 640, 230), 0.2),  # two letters: kept, unsure or not
+    ]
+    kept = drop_specks(words, inside=0.8, below=0.5)
+    assert [w.text for w in kept] == ["ROADMAP", "A", "2.", "hm"]
+    assert [w.text for w in drop_specks(words, inside=0.0, below=0.0)] == [w.text for w in words]
