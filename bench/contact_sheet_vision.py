@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/contact_sheet_vision.py [--photos DIR] [--out docs/notebook_contact_sheet.jpg]
 
-Each cell: the photo with the ink map tinted orange and the word quads in blue, and its name and
-word count. Writes one JPEG.
+Each cell: the photo with the ink map tinted orange and the quads of the words the pipeline reports
+in blue (with the default `--detector both`: the ink detector's words with the kernel net's folded
+in, specks dropped), and its name and word count. Writes one JPEG.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from binarizer import Binarizer
-from detector import Detector
 from ocrsearch.cli_vision import draw_detections
+from ocrsearch.config import PipelineConfig
 from ocrsearch.imageio import load_rgb
+from ocrsearch.pipeline import Pipeline
 
 
 def main() -> None:
@@ -29,20 +30,22 @@ def main() -> None:
     ap.add_argument("--cols", type=int, default=5)
     ap.add_argument("--weights", type=Path, default=None, help="binarizer weights (default: shipped, else classical)")
     ap.add_argument("--classic", action="store_true", help="the classical binarizer instead of the U-Net")
+    ap.add_argument("--detector", default=PipelineConfig.detector, choices=["both", "ink", "kernel"])
     args = ap.parse_args()
-    binarizer = Binarizer() if args.classic else Binarizer.load(args.weights)
-    detector = Detector.load()
+    config = PipelineConfig(binarizer="classic" if args.classic else "unet", binarizer_weights=args.weights,
+                            detector=args.detector)
+    pipeline = Pipeline.load(config)
     cells = []
     for path in sorted(p for p in args.photos.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
         rgb = load_rgb(path)
-        ink = binarizer.ink_map(rgb)
-        dets = detector.detect(rgb, ink)
-        vis = draw_detections(rgb, [d.quad for d in dets], ink)
+        words = pipeline.read(rgb).words
+        ink = pipeline.binarizer.ink_map(rgb)
+        vis = draw_detections(rgb, [np.asarray(w.quad, np.float32) for w in words], ink)
         s = args.cell / max(vis.shape[:2])
         vis = cv2.resize(vis, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         cell = np.full((args.cell, args.cell, 3), 255, np.uint8)
         cell[: vis.shape[0], : vis.shape[1]] = vis
-        cv2.putText(cell, f"{path.name}: {len(dets)} words", (8, args.cell - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+        cv2.putText(cell, f"{path.name}: {len(words)} words", (8, args.cell - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
         cells.append(cell)
     rows = math.ceil(len(cells) / args.cols)
     sheet = np.full((rows * args.cell, args.cols * args.cell, 3), 255, np.uint8)

@@ -162,6 +162,11 @@ class Pipeline:
         t1 = time.perf_counter()
         detections = self.detector.detect(rgb, ink)
         others = self._second_detections(rgb, detections)
+        if self.config.ground_min_v > 0 or self.config.ground_max_s < 255:
+            ground = GroundTest(rgb, self.config.ground_min_v, self.config.ground_max_s,
+                                self.config.ground_saturated_min_v)
+            detections = [d for d in detections if ground.is_surface(d.box)]
+            others = [d for d in others if ground.is_surface(d.box)]
         t2 = time.perf_counter()
         kept, crops = self._crops(rgb, detections)
         kept_others, other_crops = self._crops(rgb, others)
@@ -187,7 +192,8 @@ class Pipeline:
         if kept_others:
             words = fold_words(words, words_from(kept_others, other_readings, photo_width, photo_height),
                                self.config.fold_inside, self.config.fold_min_chars, self.config.fold_split_below,
-                               self.config.fold_swap_iou)
+                               self.config.fold_swap_iou, self.config.fold_split_by_mean,
+                               self.config.fold_split_cover)
         join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
         words = drop_specks(words, self.config.speck_inside, self.config.speck_below)
         return PageReading(width=photo_width, height=photo_height, words=words)
@@ -236,6 +242,37 @@ class Pipeline:
         return out
 
 
+class GroundTest:
+    """Whether a box lies on the written surface or on what is around it (a desk, a cloth).
+
+    The binarizer reads wood grain and patterned fabric as ink, so words are found on the desk
+    around a page. The ground of a box is the 80th percentile of brightness inside it and a margin
+    of half its height around it (above its ink); the photo's paper level, the 90th percentile of
+    the whole photo. A box is off the surface
+    when its ground is darker than `min_v` of the paper level, or more saturated than `max_s`
+    (HSV, 0-255) while darker than `saturated_min_v` of it: wood, not a coloured sticky note, which
+    is about as bright as the paper.
+    """
+
+    def __init__(self, rgb: np.ndarray, min_v: float, max_s: int, saturated_min_v: float) -> None:
+        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # [H, W, 3] uint8
+        self.saturation, self.value = hsv[..., 1], hsv[..., 2]
+        self.paper = max(1.0, float(np.percentile(self.value, 90)))
+        self.min_v, self.max_s, self.saturated_min_v = min_v, max_s, saturated_min_v
+
+    def is_surface(self, box: Sequence[float]) -> bool:
+        height, width = self.value.shape
+        margin = 0.5 * (box[3] - box[1])  # the ground around a short word, whose box ink may fill
+        x0, y0 = max(0, int(box[0] - margin)), max(0, int(box[1] - margin))
+        x1, y1 = min(width, int(np.ceil(box[2] + margin))), min(height, int(np.ceil(box[3] + margin)))
+        if x1 <= x0 or y1 <= y0:
+            return True
+        ground = float(np.percentile(self.value[y0:y1, x0:x1], 80)) / self.paper
+        if ground < self.min_v:
+            return False
+        return not (ground < self.saturated_min_v and float(np.median(self.saturation[y0:y1, x0:x1])) > self.max_s)
+
+
 def merged_reading(first: Reading, second: Reading) -> Reading:
     """`first` with `second`'s text and alternates added to its alternates (first text and
     duplicates left out, the higher confidence kept for a text both hold), best first."""
@@ -261,7 +298,8 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_chars: int = 0,
-               split_below: float = 0.0, swap_iou: float = 0.0) -> list[Word]:
+               split_below: float = 0.0, swap_iou: float = 0.0, split_by_mean: bool = False,
+               split_cover: float = 0.0) -> list[Word]:
     """A second detector's words folded into the first's: one that lies at least `inside` of its
     area within a word gives its reading (and alternates) to that word's alternates, so search
     finds it though the first detector cut the line otherwise ("st ASAP hage us" holds "hayes");
@@ -287,7 +325,10 @@ def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_cha
     out = []
     for host in words:
         inner = guests.get(id(host), [])
-        if host.confidence < split_below and len(inner) >= 2 and all(w.confidence > host.confidence for w in inner):
+        surer = all(w.confidence > host.confidence for w in inner) or (
+            split_by_mean and sum(w.confidence for w in inner) / max(1, len(inner)) > host.confidence
+            and width_covered(host.box, [w.box for w in inner]) >= split_cover)
+        if host.confidence < split_below and len(inner) >= 2 and surer:
             largest = max(inner, key=lambda w: box_area(w.box))
             own = {w.text for w in inner}  # the host held the inner words' readings as alternates
             add_alternates(largest, [(t, c) for t, c in [(host.text, host.confidence), *host.alternates] if t not in own])
@@ -302,6 +343,18 @@ def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_cha
             host.text, host.confidence = other.text, other.confidence
         out.append(host)
     return out + added
+
+
+def width_covered(box: Sequence[float], inner: Sequence[Sequence[float]]) -> float:
+    """The share of `box`'s width that the x-extents of the `inner` boxes cover."""
+    x0, x1 = box[0], box[2]
+    spans = sorted((max(x0, b[0]), min(x1, b[2])) for b in inner)
+    covered, reach = 0.0, x0
+    for a, b in spans:
+        if b > reach:
+            covered += b - max(a, reach)
+            reach = b
+    return covered / max(1e-9, x1 - x0)
 
 
 def add_alternates(word: Word, readings: Iterable[tuple[str, float]]) -> None:

@@ -19,8 +19,8 @@ from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
-from ocrsearch.pipeline import (Pipeline, PipelineReader, ReaderLoadError, drop_specks, fold_words, join_fragments,
-                                warp_word)
+from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, drop_specks, fold_words,
+                                join_fragments, warp_word)
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
@@ -576,3 +576,38 @@ def test_single_letters_inside_a_word_or_read_unsure_are_dropped_as_specks() -> 
     kept = drop_specks(words, inside=0.8, below=0.5)
     assert [w.text for w in kept] == ["ROADMAP", "A", "2.", "hm"]
     assert [w.text for w in drop_specks(words, inside=0.0, below=0.0)] == [w.text for w in words]
+
+
+def test_boxes_on_the_desk_around_a_page_are_told_from_boxes_on_the_page() -> None:
+    """Wood (saturated, darker than the paper) and a dark cloth are not the surface; white paper
+    with dark writing and a bright yellow sticky note are, whatever ink fills the box."""
+    photo = np.full((400, 800, 3), 235, np.uint8)  # white paper
+    photo[:, :200] = (150, 95, 40)  # wood to the left
+    photo[:200, 600:] = (250, 225, 60)  # a yellow sticky note, top right
+    photo[200:, 600:] = (35, 30, 30)  # a dark cloth, bottom right
+    photo[100:120, 300:500:3] = 20  # a word of bold writing on the paper: ink fills a third of its box
+    photo[80:100, 650:750:3] = 20  # and on the sticky note
+    ground = GroundTest(photo, min_v=0.35, max_s=150, saturated_min_v=0.9)
+    assert ground.is_surface((300, 100, 500, 120))  # the writing
+    assert ground.is_surface((650, 80, 750, 100))  # the sticky note
+    assert not ground.is_surface((50, 100, 150, 120))  # the wood
+    assert not ground.is_surface((650, 300, 750, 320))  # the cloth
+    assert GroundTest(photo, min_v=0.0, max_s=255, saturated_min_v=0.9).is_surface((50, 100, 150, 120))
+
+
+def test_a_merged_word_is_split_when_its_parts_are_read_surer_on_average_and_cover_it() -> None:
+    """With `split_by_mean`, an ink word is replaced by the kernel words it holds when their mean
+    confidence beats its own, though one of them reads less surely, if they cover `split_cover` of
+    its width; parts that leave much of it uncovered do not replace it."""
+    merged = _word("pack CTO", (0, 0, 200, 40), 0.56)
+    parts = [_word("park", (0, 2, 110, 38), 0.97), _word("CTO", (120, 2, 200, 38), 0.55)]
+
+    split = fold_words([merged], parts, inside=0.5, split_below=1.0, split_by_mean=True, split_cover=0.8)
+    assert [w.text for w in split] == ["park", "CTO"]
+
+    (kept,) = fold_words([_word("pack CTO", (0, 0, 200, 40), 0.56)], parts, inside=0.5, split_below=1.0)
+    assert kept.text == "pack CTO"
+    narrow = [_word("park", (0, 2, 60, 38), 0.97), _word("CTO", (150, 2, 200, 38), 0.55)]  # 55% covered
+    (kept,) = fold_words([_word("pack CTO", (0, 0, 200, 40), 0.56)], narrow, inside=0.5, split_below=1.0,
+                         split_by_mean=True, split_cover=0.8)
+    assert kept.text == "pack CTO"
