@@ -257,7 +257,7 @@ class GroundTest:
     def __init__(self, rgb: np.ndarray, min_v: float, max_s: int, saturated_min_v: float) -> None:
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # [H, W, 3] uint8
         self.saturation, self.value = hsv[..., 1], hsv[..., 2]
-        self.paper = max(1.0, float(np.percentile(self.value, 90)))
+        self.paper = max(1.0, float(np.percentile(self.value[::4, ::4], 90)))  # a sample is as good, 16x faster
         self.min_v, self.max_s, self.saturated_min_v = min_v, max_s, saturated_min_v
 
     def is_surface(self, box: Sequence[float]) -> bool:
@@ -267,10 +267,17 @@ class GroundTest:
         x1, y1 = min(width, int(np.ceil(box[2] + margin))), min(height, int(np.ceil(box[3] + margin)))
         if x1 <= x0 or y1 <= y0:
             return True
-        ground = float(np.percentile(self.value[y0:y1, x0:x1], 80)) / self.paper
+        ground = quantile(self.value[y0:y1, x0:x1], 0.8) / self.paper
         if ground < self.min_v:
             return False
-        return not (ground < self.saturated_min_v and float(np.median(self.saturation[y0:y1, x0:x1])) > self.max_s)
+        return not (ground < self.saturated_min_v and quantile(self.saturation[y0:y1, x0:x1], 0.5) > self.max_s)
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """The `q` quantile of `values` (nearest rank): np.partition, a few times faster than
+    np.percentile on the small arrays of one box."""
+    flat = values.ravel()
+    return float(np.partition(flat, int(q * (flat.size - 1)))[int(q * (flat.size - 1))])
 
 
 def merged_reading(first: Reading, second: Reading) -> Reading:
