@@ -196,6 +196,8 @@ class Pipeline:
                                self.config.fold_split_cover)
         join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
         words = drop_specks(words, self.config.speck_inside, self.config.speck_below)
+        if self.config.nested_inside > 0:
+            words = fold_nested(words, self.config.nested_inside)
         return PageReading(width=photo_width, height=photo_height, words=words)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
@@ -432,6 +434,22 @@ def drop_specks(words: list[Word], inside: float, below: float) -> list[Word]:
         return inside > 0 and any(other is not word and box_area(other.box) > area
                                   and box_intersection(other.box, word.box) >= inside * area for other in words)
     return [word for word in words if not is_speck(word)]
+
+
+def fold_nested(words: list[Word], inside: float) -> list[Word]:
+    """The words left once each word lying at least `inside` of its area within a larger word read
+    at least as surely is folded into it: its reading (and alternates) become that word's alternates,
+    so search still finds it, but the page no longer holds the same ink twice."""
+    folded: set[int] = set()
+    for word in sorted(words, key=lambda w: box_area(w.box)):  # smallest first: readings flow outwards
+        area = box_area(word.box)
+        hosts = [other for other in words if other is not word and box_area(other.box) > area
+                 and box_intersection(other.box, word.box) >= inside * area]
+        if hosts and all(host.confidence >= word.confidence for host in hosts):
+            host = max(hosts, key=lambda h: box_intersection(h.box, word.box) / box_area(h.box))
+            add_alternates(host, [(word.text, word.confidence), *word.alternates])
+            folded.add(id(word))
+    return [word for word in words if id(word) not in folded]
 
 
 def warp_word(rgb: np.ndarray, quad: np.ndarray, margin: float, min_side: int) -> np.ndarray | None:

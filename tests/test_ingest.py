@@ -19,8 +19,8 @@ from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
-from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, drop_specks, fold_words,
-                                join_fragments, warp_word)
+from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, drop_specks, fold_nested,
+                                fold_words, join_fragments, warp_word)
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
@@ -611,3 +611,13 @@ def test_a_merged_word_is_split_when_its_parts_are_read_surer_on_average_and_cov
     (kept,) = fold_words([_word("pack CTO", (0, 0, 200, 40), 0.56)], narrow, inside=0.5, split_below=1.0,
                          split_by_mean=True, split_cover=0.8)
     assert kept.text == "pack CTO"
+
+
+def test_a_word_inside_a_larger_word_read_as_surely_becomes_its_alternate() -> None:
+    """A word lying within a larger word read at least as surely leaves the page for that word's
+    alternates (search still finds it); one read surer than its host stays a word of its own."""
+    words = [_word("Campaigners paltry", (0, 0, 400, 40), 0.9), _word("paltry", (250, 2, 400, 38), 0.8),
+             _word("budget 2024", (0, 100, 300, 140), 0.4), _word("budget", (0, 102, 150, 138), 0.95)]
+    out = fold_nested(words, inside=0.8)
+    assert [w.text for w in out] == ["Campaigners paltry", "budget 2024", "budget"]
+    assert ("paltry", 0.8) in out[0].alternates
