@@ -196,8 +196,7 @@ class Pipeline:
                                self.config.fold_split_cover)
         join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
         words = drop_specks(words, self.config.speck_inside, self.config.speck_below)
-        if self.config.nested_inside > 0:
-            words = fold_nested(words, self.config.nested_inside)
+        words = fold_nested(words, self.config.nested_inside)
         return PageReading(width=photo_width, height=photo_height, words=words)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
@@ -250,10 +249,9 @@ class GroundTest:
     The binarizer reads wood grain and patterned fabric as ink, so words are found on the desk
     around a page. The ground of a box is the 80th percentile of brightness inside it and a margin
     of half its height around it (above its ink); the photo's paper level, the 90th percentile of
-    the whole photo. A box is off the surface
-    when its ground is darker than `min_v` of the paper level, or more saturated than `max_s`
-    (HSV, 0-255) while darker than `saturated_min_v` of it: wood, not a coloured sticky note, which
-    is about as bright as the paper.
+    the whole photo. A box is off the surface when its ground is darker than `min_v` of the paper
+    level, or more saturated than `max_s` (HSV, 0-255) while darker than `saturated_min_v` of it:
+    wood, not a coloured sticky note, which is about as bright as the paper.
     """
 
     def __init__(self, rgb: np.ndarray, min_v: float, max_s: int, saturated_min_v: float) -> None:
@@ -279,7 +277,8 @@ def quantile(values: np.ndarray, q: float) -> float:
     """The `q` quantile of `values` (nearest rank): np.partition, a few times faster than
     np.percentile on the small arrays of one box."""
     flat = values.ravel()
-    return float(np.partition(flat, int(q * (flat.size - 1)))[int(q * (flat.size - 1))])
+    rank = int(q * (flat.size - 1))
+    return float(np.partition(flat, rank)[rank])
 
 
 def merged_reading(first: Reading, second: Reading) -> Reading:
@@ -430,21 +429,26 @@ def drop_specks(words: list[Word], inside: float, below: float) -> list[Word]:
             return False
         if word.confidence < below:
             return True
-        area = box_area(word.box)
-        return inside > 0 and any(other is not word and box_area(other.box) > area
-                                  and box_intersection(other.box, word.box) >= inside * area for other in words)
+        return inside > 0 and bool(enclosing(word, words, inside))
     return [word for word in words if not is_speck(word)]
+
+
+def enclosing(word: Word, words: Sequence[Word], inside: float) -> list[Word]:
+    """The larger words among `words` within which `word` lies at least `inside` of its area."""
+    area = box_area(word.box)
+    return [other for other in words if other is not word and box_area(other.box) > area
+            and box_intersection(other.box, word.box) >= inside * area]
 
 
 def fold_nested(words: list[Word], inside: float) -> list[Word]:
     """The words left once each word lying at least `inside` of its area within a larger word read
     at least as surely is folded into it: its reading (and alternates) become that word's alternates,
     so search still finds it, but the page no longer holds the same ink twice."""
+    if inside <= 0:
+        return words
     folded: set[int] = set()
     for word in sorted(words, key=lambda w: box_area(w.box)):  # smallest first: readings flow outwards
-        area = box_area(word.box)
-        hosts = [other for other in words if other is not word and box_area(other.box) > area
-                 and box_intersection(other.box, word.box) >= inside * area]
+        hosts = enclosing(word, words, inside)
         if hosts and all(host.confidence >= word.confidence for host in hosts):
             host = max(hosts, key=lambda h: box_intersection(h.box, word.box) / box_area(h.box))
             add_alternates(host, [(word.text, word.confidence), *word.alternates])
