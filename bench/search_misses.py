@@ -39,6 +39,16 @@ from ocrsearch.search import PhotoSearcher
 from ocrsearch.words import WordReader
 
 
+def number_or_text(value: str):
+    """A field whose default is None takes an int, a float or text, whichever `value` reads as."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
 def parse_variant(text: str, config=PipelineConfig()):
     """'default' or 'field=value,field=value' -> `config` (a PipelineConfig or SearchConfig) with
     those fields changed."""
@@ -54,7 +64,7 @@ def parse_variant(text: str, config=PipelineConfig()):
         if isinstance(current, bool):
             changes[name] = value.lower() in ("1", "true", "yes")
         else:
-            changes[name] = type(current)(value) if current is not None else value
+            changes[name] = type(current)(value) if current is not None else number_or_text(value)
     return dataclasses.replace(config, **changes)
 
 

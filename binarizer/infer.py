@@ -134,7 +134,7 @@ class Binarizer:
 
     @classmethod
     def load(cls, weights: Path | str | None = None, backend: str = "auto", threads: int = 0,
-             tiling: TilingConfig | None = None) -> Binarizer:
+             tiling: TilingConfig | None = None, work_side: int | None = None) -> Binarizer:
         """The U-Net from `weights` (default: the shipped file), or the classical fallback if none exists.
 
         `backend` "auto" runs X.onnx when it was exported from X.pt (or X.pt is absent), else X.pt with
@@ -147,19 +147,21 @@ class Binarizer:
             return cls()
         source = path if path.exists() else onnx_path
         source_sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
-        forward, work_side = None, None
+        forward, saved_side = None, None
         if backend != "torch" and onnx_path.exists():
             from binarizer.onnx_forward import OnnxUnet
 
             candidate = OnnxUnet(onnx_path, threads=threads)
             if path.suffix == ".onnx" or not path.exists() or candidate.source_sha256 == source_sha256:
-                forward, work_side = candidate, candidate.work_side
+                forward, saved_side = candidate, candidate.work_side
             else:
                 print(f"{onnx_path}: exported from other weights than {path}; binarizer runs with torch "
                       f"(re-export with `ocrsearch export binarizer`)", file=sys.stderr)
         if forward is None:
-            model, work_side = load_checkpoint(path)
+            model, saved_side = load_checkpoint(path)
             forward = TorchUnet(model)
+        if work_side is None:
+            work_side = saved_side
         tiling = replace(tiling or TilingConfig(), **({"work_side": work_side} if work_side else {}))
         binarizer = cls(model=forward, tiling=tiling)
         binarizer._tag = source_sha256[:8]

@@ -36,6 +36,7 @@ class PipelineConfig:
     # "classic": the classical binarizer (binarizer/classic.py) whatever ships
     binarizer: str = "unet"
     binarizer_weights: Path | None = None
+    binarizer_side: int | None = None  # longest side the U-Net reads the photo at (None: the one saved with its weights)
     # "ink": word boxes grouped from the binarizer's ink map (detector/infer.py);
     # "kernel": the learned word-kernel U-Net (detector/learned.py), which reads the photo itself;
     # "both" (default): the ink detector's words, with the kernel net's words folded in

@@ -124,7 +124,8 @@ class Pipeline:
 
         recognizer = BackgroundRecognizer(lambda: load_recognizer(config))
         binarizer = (Binarizer() if config.binarizer == "classic"
-                     else Binarizer.load(weights=config.binarizer_weights, threads=config.model_threads))
+                     else Binarizer.load(weights=config.binarizer_weights, threads=config.model_threads,
+                                         work_side=config.binarizer_side))
         if config.detector == "kernel":
             from detector.learned import KernelDetector
 

@@ -152,6 +152,8 @@ def test_checkpoint_records_the_working_side_the_binarizer_reads_at(tmp_path: Pa
     assert binarizer.tiling.work_side == 640
     rgb, _ = synthetic_page(480, 960)
     assert binarizer.ink_map(rgb).shape == (320, 640)  # longest side brought to 640
+    # a side asked for (small print wants more pixels) wins over the saved one
+    assert Binarizer.load(weights, work_side=800).ink_map(rgb).shape == (400, 800)
 
 
 def test_onnx_export_reads_like_torch_and_is_preferred(tmp_path: Path) -> None:
