@@ -73,6 +73,14 @@ DEBIAN_TRAIN_FONTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def missing_debian_packages() -> list[str]:
+    """Debian packages whose training fonts are not installed. Their families are the ones
+    synth-dev and many notes are written in; without them training silently renders npm families
+    alone (session 11's 300k crops did, and read synth-dev worse)."""
+    # Every package installs under /usr/share/fonts/<format>/<name>/ and is named fonts-<name>.
+    return sorted({f"fonts-{Path(path).parent.name}" for path, _, _ in DEBIAN_TRAIN_FONTS if not Path(path).exists()})
+
+
 @dataclass(frozen=True)
 class FontSpec:
     """One font file the renderer may use, with the characters it can draw."""

@@ -34,9 +34,13 @@ def fonts(
     debian: bool = typer.Option(True, help="Use the installed Debian handwriting font packages."),
 ) -> None:
     """Gather handwriting fonts (holdout families are always excluded)."""
-    from data.fonts import gather_fonts, split_fonts
+    from data.fonts import gather_fonts, missing_debian_packages, split_fonts
 
     specs = gather_fonts(cache, npm=npm, debian=debian, progress=lambda f: typer.echo(f"  {f}", err=True))
+    missing = missing_debian_packages() if debian else []
+    if missing:
+        typer.echo(f"warning: {len(missing)} Debian font packages are not installed, so their families will not "
+                   f"be rendered: apt-get install {' '.join(missing)}", err=True)
     train, held = split_fonts(specs)
     typer.echo(f"{len(specs)} font files, {len({s.family for s in specs})} families in {cache}/fonts.tsv "
                f"({len({s.family for s in held})} families kept out of training for evaluation)")

@@ -164,6 +164,19 @@ def test_gather_fonts_never_returns_holdout(tmp_path, monkeypatch):
     assert not any(is_holdout(s.family, Path(s.path).name) for s in load_fonts(tmp_path / "cache"))
 
 
+def test_missing_debian_packages_names_the_package_to_install(tmp_path, monkeypatch):
+    present = tmp_path / "truetype" / "breip" / "Breip.ttf"
+    present.parent.mkdir(parents=True)
+    shutil.copy(FONT_DIR / "caveat-latin-400-normal.ttf", present)
+    monkeypatch.setattr(fonts_module, "DEBIAN_TRAIN_FONTS", (
+        (str(present), "breip", ""),
+        (str(tmp_path / "opentype" / "comic-neue" / "ComicNeue-Bold.otf"), "comic-neue", ""),
+        (str(tmp_path / "opentype" / "comic-neue" / "ComicNeue-Light.otf"), "comic-neue", ""),
+        (str(tmp_path / "truetype" / "klee" / "KleeOne-Regular.ttf"), "klee", ""),
+    ))
+    assert fonts_module.missing_debian_packages() == ["fonts-comic-neue", "fonts-klee"]
+
+
 def test_load_fonts_drops_holdout_files(tmp_path):
     for name in ["caveat-latin-400-normal.ttf", "kristi-latin-400-normal.ttf", "SteveHand.ttf", "Rufscript.ttf"]:
         shutil.copy(FONT_DIR / "caveat-latin-400-normal.ttf", tmp_path / name)
