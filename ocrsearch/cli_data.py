@@ -12,7 +12,7 @@ data_app = typer.Typer(help="Synthetic training data: fonts, word crops, page ph
 DEFAULT_FONT_CACHE = Path("cache/fonts")
 
 
-def _fonts(font_dir: Path, held_out: bool = False, source: str = "all"):
+def _fonts(font_dir: Path, held_out: bool = False, source: str = "all", families: str = ""):
     from data.fonts import load_fonts, split_fonts
 
     train, held = split_fonts(load_fonts(font_dir))
@@ -22,6 +22,13 @@ def _fonts(font_dir: Path, held_out: bool = False, source: str = "all"):
     if source != "all":
         # Debian packages install under /usr/share/fonts; npm families are unpacked into the cache.
         specs = [s for s in specs if s.path.startswith("/usr/share/fonts") == (source == "debian")]
+    if families:
+        wanted = {f.strip() for f in families.split(",") if f.strip()}
+        unknown = wanted - {s.family for s in specs}
+        if unknown:
+            raise typer.BadParameter(f"--families: {', '.join(sorted(unknown))} not among the "
+                                     f"{'held-out' if held_out else 'training'} {source} families in {font_dir}")
+        specs = [s for s in specs if s.family in wanted]
     if not specs:
         raise typer.BadParameter(f"no {source} fonts in {font_dir} (run `ocrsearch data fonts` first)")
     return specs
@@ -56,11 +63,13 @@ def words(
     packed: bool = typer.Option(False, help="Write a packed training cache (shard_*.npz of 32 px strips) instead of PNGs."),
     workers: int = typer.Option(2, help="Rendering processes (packed mode)."),
     source: str = typer.Option("all", help="Font source: all, debian (installed packages) or npm (Google families)."),
+    families: str = typer.Option("", help="Only these families, comma-separated (for example the hardest ones "
+                                 "`bench/family_cer.py` lists)."),
 ) -> None:
     """Render synthetic handwritten word and phrase crops."""
     from data.words import pack_word_cache, write_word_set
 
-    specs = _fonts(fonts_dir, held_out_fonts, source)
+    specs = _fonts(fonts_dir, held_out_fonts, source, families)
     if packed:
         shards = pack_word_cache(out, n, specs, seed=seed, workers=workers)
         typer.echo(f"{n} crops in {len(shards)} shards under {out}")

@@ -328,3 +328,27 @@ def test_word_marks_are_drawn_against_words(fonts, monkeypatch):
     marked.clear()
     PageRenderer(fonts, seed=4, cfg=small_cfg(p_word_mark=0.0)).render_detailed()
     assert not marked
+
+
+def test_word_set_can_be_limited_to_named_families(tmp_path, fonts):
+    """`data words --families` renders those families alone, and refuses a family it does not
+    have, naming it, rather than quietly rendering the others."""
+    from typer.testing import CliRunner
+
+    from ocrsearch.cli import app
+
+    out = tmp_path / "words"
+    result = CliRunner().invoke(app, ["data", "words", "--fonts", str(FONT_DIR), "--families", "caveat",
+                                      "--out", str(out), "--n", "3", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    expected = WordRenderer([s for s in fonts if s.family == "caveat"], seed=4)
+    for line in (out / "labels.tsv").read_text().splitlines():
+        name, text = line.split("\t")
+        image, expected_text = expected.render()
+        assert text == expected_text
+        assert np.array_equal(cv2.cvtColor(cv2.imread(str(out / name)), cv2.COLOR_BGR2RGB), image)
+
+    result = CliRunner().invoke(app, ["data", "words", "--fonts", str(FONT_DIR), "--families", "caveat,comic-nope",
+                                      "--out", str(tmp_path / "bad"), "--n", "3"])
+    assert result.exit_code != 0
+    assert "comic-nope" in result.output
