@@ -16,10 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rapidfuzz.distance import Levenshtein  # noqa: E402
-
 from data.fonts import load_fonts, split_fonts  # noqa: E402
 from data.render import WordRenderer  # noqa: E402
+from recognizer.evaluate import score  # noqa: E402
 from recognizer.infer import Recognizer  # noqa: E402
 
 
@@ -43,9 +42,9 @@ def main() -> None:
         renderer = WordRenderer(specs, seed=777000 + k)
         crops, texts = zip(*(renderer.render() for _ in range(args.per)))
         readings = recognizer.recognize(list(crops))
-        edits = sum(Levenshtein.distance(r.text, t) for r, t in zip(readings, texts))
         chars = sum(map(len, texts))
-        rows.append((edits / chars, family, edits, chars))
+        cer = score([r.text for r in readings], list(texts), seconds=1.0).cer
+        rows.append((cer, family, cer * chars, chars))
 
     rows.sort(reverse=True)
     total_edits, total_chars = sum(r[2] for r in rows), sum(r[3] for r in rows)
