@@ -17,6 +17,7 @@ KIND_COLOURS: dict[str, tuple[int, int, int]] = {
     "prefix": (0, 120, 220),
     "fuzzy": (240, 140, 0),
     "alternate": (200, 0, 200),
+    "alternate_fuzzy": (200, 0, 200),
 }
 
 

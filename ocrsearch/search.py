@@ -6,7 +6,7 @@ an FTS5 string, so quotes, colons, brackets, wildcards or 10,000 characters of n
 produce fewer clauses, never a syntax error.
 
 Ranking (see SearchConfig): each clause scores in a band, exact > OCR confusion > fuzzy >
-alternate reading, and the clause scores add up, so photos that match more of the query come
+alternate reading > near spelling of an alternate reading, and the clause scores add up, so photos that match more of the query come
 first. Inside a band BM25 breaks ties.
 
 Forgiving search. Recognition errors are not random edits: an OCR reads "m" as "rn", "d" as "cl",
@@ -36,9 +36,9 @@ from ocrsearch.words import StoredWord
 ClauseKind = Literal["term", "prefix", "phrase"]
 # how a word matched: its clause's word exactly, through an OCR confusion, as a near spelling, as a
 # word start, in the phrase (exactly, through confusions, or with one word of the phrase misread),
-# or through one of its alternate readings
+# or through one of its alternate readings, exactly or as a near spelling
 MatchKind = Literal["exact", "confusion", "fuzzy", "prefix", "phrase", "phrase_confusion", "phrase_misread",
-                    "alternate"]
+                    "alternate", "alternate_fuzzy"]
 MAX_FUZZY_TOKEN_CHARS = 40  # no real word is longer; a Levenshtein automaton for a 1000-char token is slow
 MAX_MATCHES_PER_PHOTO = 50
 
@@ -103,13 +103,17 @@ def parse_query(text: str, config: SearchConfig = SearchConfig()) -> ParsedQuery
     return ParsedQuery(tuple(unique), tuple(notes))
 
 
-def fuzzy_distance(token: str, config: SearchConfig) -> int:
+def fuzzy_distance(token: str, config: SearchConfig, alternates: bool = False) -> int:
+    """Edit distance at which near spellings of `token` match: of the 1-best text, or (`alternates`)
+    of the alternate readings."""
+    if alternates and not config.fuzzy_alternates:
+        return 0
     letters = sum(ch.isalpha() for ch in token)
     if len(token) > MAX_FUZZY_TOKEN_CHARS:
         return 0
-    if letters >= config.fuzzy_min_letters_2:
+    if letters >= (config.alternate_fuzzy_min_letters_2 if alternates else config.fuzzy_min_letters_2):
         return 2
-    if letters >= config.fuzzy_min_letters_1:
+    if letters >= (config.alternate_fuzzy_min_letters_1 if alternates else config.fuzzy_min_letters_1):
         return 1
     return 0
 
@@ -179,7 +183,8 @@ class Band:
 
 
 class FuzzyLexicon:
-    """Fuzzy variants of query tokens among the indexed 1-best tokens.
+    """Fuzzy variants of query tokens among the indexed tokens of the 1-best text (or of the
+    alternate readings).
 
     The terms of a prefix are read from the index's vocabulary once per index generation and
     compared in C by rapidfuzz.
@@ -188,23 +193,27 @@ class FuzzyLexicon:
     def __init__(self, index: Index, config: SearchConfig):
         self.index = index
         self.config = config
-        self._terms_by_prefix: dict[str, dict[str, int]] = {}  # prefix -> term -> photos with it
-        self._all_terms: dict[str, int] | None = None  # the whole vocabulary, once load_all() ran
+        # (column, prefix) -> term -> photos with it
+        self._terms_by_prefix: dict[tuple[str, str], dict[str, int]] = {}
+        self._all_terms: dict[str, int] | None = None  # the whole 1-best vocabulary, once load_all() ran
         self._known: dict[str, int | None] = {}  # lookups made without it
 
-    def _terms(self, prefix: str) -> dict[str, int]:
-        terms = self._terms_by_prefix.get(prefix)
+    def _terms(self, prefix: str, column: str = "text") -> dict[str, int]:
+        terms = self._terms_by_prefix.get((column, prefix))
         if terms is None:
-            terms = self._terms_by_prefix[prefix] = self.index.terms(prefix)
+            terms = self._terms_by_prefix[(column, prefix)] = self.index.terms(prefix, column)
         return terms
 
     def load_all(self) -> None:
-        """Read the whole vocabulary now (one pass), so that no later query pays for its prefix."""
-        self._all_terms = self.index.terms()
-        by_prefix: dict[str, dict[str, int]] = {}
+        """Read the whole vocabulary now (one pass per column), so that no later query pays for its prefix."""
         n = self.config.fuzzy_prefix
-        for term, frequency in self._all_terms.items():
-            by_prefix.setdefault(term[:n], {})[term] = frequency
+        by_prefix: dict[tuple[str, str], dict[str, int]] = {}
+        for column in ("text", "alt") if self.config.fuzzy_alternates else ("text",):
+            terms = self.index.terms(column=column)
+            if column == "text":
+                self._all_terms = terms
+            for term, frequency in terms.items():
+                by_prefix.setdefault((column, term[:n]), {})[term] = frequency
         self._terms_by_prefix = by_prefix
 
     def existing(self, terms: Iterable[str]) -> list[str]:
@@ -222,9 +231,9 @@ class FuzzyLexicon:
         """Indexed tokens that differ from `token` by OCR confusions only, fewest confusions first."""
         return self.existing(confusion_variants(token, self.config))[:self.config.max_confusion_variants]
 
-    def variants(self, token: str, maxdist: int) -> list[str]:
-        """Indexed tokens within `maxdist` edits of `token` (the token itself excluded)."""
-        candidates = self._terms(token[:self.config.fuzzy_prefix])
+    def variants(self, token: str, maxdist: int, column: str = "text") -> list[str]:
+        """Tokens indexed in `column` within `maxdist` edits of `token` (the token itself excluded)."""
+        candidates = self._terms(token[:self.config.fuzzy_prefix], column)
         found = process.extract(token, list(candidates), scorer=DamerauLevenshtein.distance, score_cutoff=maxdist,
                                 limit=None)
         variants = sorted((distance, term) for term, distance, _ in found if term != token)
@@ -255,6 +264,10 @@ def clause_bands(clause: Clause, lexicon: FuzzyLexicon, config: SearchConfig) ->
     if near:
         yield Band(config.fuzzy_points, _each("text", [fts_string(t) for t in near]))
     yield Band(config.alternate_points, _each("alt", [fts_string(token)]))
+    alt_maxdist = fuzzy_distance(token, config, alternates=True) if config.fuzzy else 0
+    near_alternates = lexicon.variants(token, alt_maxdist, "alt") if alt_maxdist else []
+    if near_alternates:
+        yield Band(config.alternate_fuzzy_points, _each("alt", [fts_string(t) for t in near_alternates]))
 
 
 def _phrase_bands(tokens: tuple[str, ...], lexicon: FuzzyLexicon, config: SearchConfig) -> Iterator[Band]:
@@ -317,7 +330,7 @@ class WordMatch:
     quad: list[list[float]]
     clause: str  # the query clause it matched
     kind: MatchKind
-    via: str | None = None  # the alternate reading that matched, for kind == "alternate"
+    via: str | None = None  # the alternate reading that matched, for the alternate kinds
 
     def to_json(self) -> dict:
         return {"text": self.text, "box": list(self.box), "confidence": round(float(self.confidence), 4)}
@@ -327,6 +340,8 @@ class WordMatch:
         text = f"{self.text} ({self.confidence:.2f})"
         if self.kind == "alternate":
             return f"{text} read also as {self.via!r}"
+        if self.kind == "alternate_fuzzy":
+            return f"{text} read also as {self.via!r} ~{self.clause}"
         if self.kind == "confusion":
             return f"{text} ~{self.clause} (OCR confusion)"
         if self.kind == "fuzzy":
@@ -411,10 +426,18 @@ def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: Searc
             for i in direct:
                 report(i, clause, kind)
             continue
-        for i, alts in enumerate(alt_tokens()):
-            hit = next((alt for alt, toks in alts if alt_test(toks)), None)
-            if hit is not None:
-                report(i, clause, "alternate", hit)
+        alternates = [(i, next((alt for alt, toks in alts if alt_test(toks)), None)) for i, alts in enumerate(alt_tokens())]
+        alternates = [(i, alt) for i, alt in alternates if alt is not None]
+        kind = "alternate"
+        alt_maxdist = fuzzy_distance(token, config, alternates=True) if config.fuzzy and clause.kind == "term" else 0
+        if not alternates and alt_maxdist:
+            alternates = [(i, next((alt for alt, toks in alts if any(_close(token, t, alt_maxdist, config.fuzzy_prefix)
+                                                                       for t in toks)), None))
+                          for i, alts in enumerate(alt_tokens())]
+            alternates = [(i, alt) for i, alt in alternates if alt is not None]
+            kind = "alternate_fuzzy"
+        for i, alt in alternates:
+            report(i, clause, kind, alt)
     return [found[i] for i in sorted(found)][:MAX_MATCHES_PER_PHOTO]
 
 

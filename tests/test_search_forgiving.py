@@ -74,14 +74,29 @@ def test_ranking_exact_then_confusion_then_fuzzy_then_alternate(library) -> None
     add("/p/confusion.jpg", page("rneeting", "rneeting", "rneeting"))
     add("/p/fuzzy.jpg", page("meating", "meating", "meating"))
     add("/p/alternate.jpg", page(("mxxting", [("meeting", 0.4)])))
+    add("/p/near-alternate.jpg", page(("mxxtxng", [("meetng", 0.4)])))
     add("/p/unrelated.jpg", page("budget"))
 
     assert _ranked(store, index, "meeting") == ["/p/exact.jpg", "/p/confusion.jpg", "/p/fuzzy.jpg",
-                                                 "/p/alternate.jpg"]
+                                                 "/p/alternate.jpg", "/p/near-alternate.jpg"]
     hits = PhotoSearcher(store, index).search("meeting").hits
     kinds = [hit.matches[0].kind for hit in hits]
-    assert kinds == ["exact", "confusion", "fuzzy", "alternate"]
+    assert kinds == ["exact", "confusion", "fuzzy", "alternate", "alternate_fuzzy"]
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[-1].matches[0].describe() == "mxxtxng (0.90) read also as 'meetng' ~meeting"
+
+
+def test_near_spellings_of_alternates_follow_their_own_length_rule(library) -> None:
+    """An alternate one letter off matches a 5+ letter query by default, not a shorter one, and not
+    with fuzzy_alternates off or a higher letter count."""
+    store, index, add = library
+    add("/p/a.jpg", page(("xxxxxx", [("budgt", 0.3)]), ("yyy", [("tak", 0.3)])))
+
+    assert _ranked(store, index, "budget") == ["/p/a.jpg"]
+    assert _ranked(store, index, "task") == []
+    assert _ranked(store, index, "budget", SearchConfig(fuzzy_alternates=False)) == []
+    assert _ranked(store, index, "budget", SearchConfig(alternate_fuzzy_min_letters_1=7)) == []
+    assert _ranked(store, index, '"budget"') == ["/p/a.jpg"]
 
 
 def test_a_phrase_with_one_confused_word_still_finds_the_photo(library) -> None:
