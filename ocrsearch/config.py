@@ -149,8 +149,8 @@ class SearchConfig:
     [exact_points, exact_points * (1 + tie_break)), a match through an OCR confusion (OCR_CONFUSIONS)
     in the confusion band, any other near spelling in the fuzzy band, a match of an alternate
     reading in the alternate band, a near spelling of an alternate reading below it. The bands do
-    not overlap, so exact > confusion > fuzzy > alternate > near alternate holds for every single-clause query whatever BM25 says; BM25 only orders photos
-    inside a band. Phrases score the same way: the exact phrase, the phrase through confusions, the
+    not overlap, so exact > confusion > fuzzy > alternate > near alternate holds for every
+    single-clause query whatever BM25 says; BM25 only orders photos inside a band. Phrases score the same way: the exact phrase, the phrase through confusions, the
     phrase with one misread word.
     """
 

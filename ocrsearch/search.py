@@ -6,8 +6,8 @@ an FTS5 string, so quotes, colons, brackets, wildcards or 10,000 characters of n
 produce fewer clauses, never a syntax error.
 
 Ranking (see SearchConfig): each clause scores in a band, exact > OCR confusion > fuzzy >
-alternate reading > near spelling of an alternate reading, and the clause scores add up, so photos that match more of the query come
-first. Inside a band BM25 breaks ties.
+alternate reading > near spelling of an alternate reading, and the clause scores add up, so
+photos that match more of the query come first. Inside a band BM25 breaks ties.
 
 Forgiving search. Recognition errors are not random edits: an OCR reads "m" as "rn", "d" as "cl",
 "o" as "0". Each query word is expanded into the spellings those confusions give (both ways, at
@@ -426,19 +426,24 @@ def find_matches(parsed: ParsedQuery, words: Sequence[StoredWord], config: Searc
             for i in direct:
                 report(i, clause, kind)
             continue
-        alternates = [(i, next((alt for alt, toks in alts if alt_test(toks)), None)) for i, alts in enumerate(alt_tokens())]
-        alternates = [(i, alt) for i, alt in alternates if alt is not None]
-        kind = "alternate"
+        alternates, kind = _alternate_hits(alt_tokens(), alt_test), "alternate"
         alt_maxdist = fuzzy_distance(token, config, alternates=True) if config.fuzzy and clause.kind == "term" else 0
         if not alternates and alt_maxdist:
-            alternates = [(i, next((alt for alt, toks in alts if any(_close(token, t, alt_maxdist, config.fuzzy_prefix)
-                                                                       for t in toks)), None))
-                          for i, alts in enumerate(alt_tokens())]
-            alternates = [(i, alt) for i, alt in alternates if alt is not None]
-            kind = "alternate_fuzzy"
+            near = lambda toks: any(_close(token, t, alt_maxdist, config.fuzzy_prefix) for t in toks)  # noqa: E731
+            alternates, kind = _alternate_hits(alt_tokens(), near), "alternate_fuzzy"
         for i, alt in alternates:
             report(i, clause, kind, alt)
     return [found[i] for i in sorted(found)][:MAX_MATCHES_PER_PHOTO]
+
+
+def _alternate_hits(alternates: Sequence[Sequence[tuple[str, tuple[str, ...]]]], test) -> list[tuple[int, str]]:
+    """(word index, its first alternate reading whose tokens pass `test`) of each word that has one."""
+    hits = []
+    for i, alts in enumerate(alternates):
+        hit = next((alt for alt, toks in alts if test(toks)), None)
+        if hit is not None:
+            hits.append((i, hit))
+    return hits
 
 
 @lru_cache(maxsize=65536)
