@@ -87,6 +87,15 @@ class PipelineConfig:
     # processes sets 1, as N x cores threads would fight over the cores.
     model_threads: int = 0
     decoder: str = "beam"  # or "greedy": beam + word LM reads better and gives alternates for the index
+    # Beam decoding adds the vocabulary words a few edits from a reading whose CTC score (+ word prior)
+    # is within `lexicon_margin` of the reading's own as alternates (recognizer/lexicon.py), for words
+    # read with less confidence than `lexicon_below`; 0 turns it off. bench/search_misses.py, missed
+    # queries / false-hit rate on absent words, stanford1905 tune (1882) and our val2+val3 pages (3057):
+    # off 531 / 7.0%, 308 / 6.3%; below 0.5 margin 3: 523 / 8.3%, 299 / 7.4%; below 1.0 (every word):
+    # margin 2 521 / 8.0%, 302 / 7.1%; margin 3 520 / 9.0%, 296 / 7.4%, for 35% more ingest time
+    # on tune (0.5: 13%)
+    lexicon_below: float = 0.5
+    lexicon_margin: float = 3.0
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
     min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words
     # JPEGs are decoded at 1/2, 1/4 or 1/8 scale while their longest side stays at least this (None:
@@ -116,6 +125,13 @@ class PipelineConfig:
     # one-letter words such as "a" and "I" are often read unsure there, so 0.3
     speck_inside: float = 0.8
     speck_below: float = 0.3
+    # A reading of at most `short_max_chars` letters or digits read with confidence under `short_below`,
+    # with no longer alternate, is dropped too (0: never): scribbles, arrow heads and fragments of a
+    # stroke read as "To" or "S2". Chosen on our val2 + val3 pages: word F1 0.914 -> 0.918 with
+    # bag-of-words unchanged (0.808); 0.5 gave F1 0.922 but cost bag-of-words there (0.807) and on
+    # synth-dev (0.897).
+    short_max_chars: int = 2
+    short_below: float = 0.4
     # A word lying at least this share of its area within a larger word read at least as surely is
     # folded into that word's alternates (0: never). score.py, val2 / val3 word F1 0.905 / 0.912 ->
     # 0.910 / 0.918, bag-of-words 0.840 / 0.808 -> 0.840 / 0.807, native R@10 0.909 / 0.914 ->

@@ -59,9 +59,12 @@ class StageTimes:
 
 def load_recognizer(config: PipelineConfig = PipelineConfig()) -> RecognizerStage:
     from recognizer import Recognizer  # imported here: importing ocrsearch must not pull in torch
+    from recognizer.decode import BeamConfig
+    from recognizer.lexicon import LexiconConfig
 
+    lexicon = LexiconConfig(below_confidence=config.lexicon_below, margin=config.lexicon_margin) if config.lexicon_below > 0 else None
     return Recognizer.load(weights=config.recognizer_weights, decoder=config.decoder, backend=config.recognizer_backend,
-                           threads=config.model_threads)
+                           threads=config.model_threads, beam=BeamConfig(lexicon=lexicon))
 
 
 class BackgroundRecognizer:
@@ -196,7 +199,8 @@ class Pipeline:
                                self.config.fold_swap_iou, self.config.fold_split_by_mean,
                                self.config.fold_split_cover)
         join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
-        words = drop_specks(words, self.config.speck_inside, self.config.speck_below)
+        words = drop_specks(words, self.config.speck_inside, self.config.speck_below,
+                            self.config.short_max_chars, self.config.short_below)
         words = fold_nested(words, self.config.nested_inside)
         return PageReading(width=photo_width, height=photo_height, words=words)
 
@@ -420,13 +424,21 @@ def join_fragments(words: list[Word], max_chars: int, max_gap: float) -> None:
             word.alternates.append((joined, fragment.confidence * word.confidence))
 
 
-def drop_specks(words: list[Word], inside: float, below: float) -> list[Word]:
+def drop_specks(words: list[Word], inside: float, below: float, short_chars: int = 0, short_below: float = 0.0) -> list[Word]:
     """The words left once specks are dropped: a reading of at most one letter or digit that lies at
     least `inside` of its area within a larger word (a letter or dot of that word, read again from a
-    box of its own), or that was read with confidence under `below` (a speck, a stroke of a doodle).
+    box of its own), or that was read with confidence under `below` (a speck, a stroke of a doodle);
+    and a reading of at most `short_chars` letters or digits read with confidence under `short_below`
+    that has no longer alternate (a scribble, a stroke, a fragment read as "To" or "S2").
     Runs after `join_fragments`, so a letter set apart from its word still gave the joined reading."""
+    def alnum(text: str) -> int:
+        return sum(c.isalnum() for c in text)
+
     def is_speck(word: Word) -> bool:
-        if sum(c.isalnum() for c in word.text) > 1:
+        chars = alnum(word.text)
+        if chars <= short_chars and word.confidence < short_below and all(alnum(t) <= short_chars for t, _ in word.alternates):
+            return True
+        if chars > 1:
             return False
         if word.confidence < below:
             return True

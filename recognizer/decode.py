@@ -9,6 +9,7 @@ import numpy as np
 
 from ocrsearch.types import Reading
 from recognizer.charset import ALPHABET, BLANK
+from recognizer.lexicon import LexiconAlternates, LexiconConfig
 
 
 def as_numpy(array) -> np.ndarray:
@@ -58,6 +59,9 @@ class BeamConfig:
     # Runs of frames that are all but certainly blank (ln P(blank) above this) are merged into one
     # frame before the beam search: it changes no reading and halves the Python work per crop.
     blank_merge_logp: float = math.log(0.995)
+    # Vocabulary words near the readings that the frames support are added as alternates
+    # (recognizer/lexicon.py); None: off. Needs the word LM (lm_weight > 0).
+    lexicon: LexiconConfig | None = None
 
 
 def compress_blank_runs(frames: np.ndarray, threshold: float) -> np.ndarray:
@@ -81,6 +85,7 @@ class BeamDecoder:
             self.decoder = BeamSearchDecoderCTC(Alphabet.build_alphabet(labels), lm)
         else:
             self.decoder = build_ctcdecoder(labels)
+        self.lexicon = LexiconAlternates(lm, self.cfg.lexicon) if self.cfg.lexicon and self.cfg.lm_weight > 0 else None
 
     def decode(self, log_probs, lengths) -> list[Reading]:
         """log_probs [T, B, C] (numpy or torch) -> readings with n-best alternates inside the score margin."""
@@ -107,5 +112,6 @@ class BeamDecoder:
             # The top beam's confidence also reflects how sure the frames were, as greedy's does.
             frame_conf = float(np.exp(frames.max(axis=-1).mean()))
             text0, share0 = confs[0]
-            readings.append(Reading(text0, share0 * frame_conf, [(t, c * frame_conf) for t, c in confs[1:]]))
+            reading = Reading(text0, share0 * frame_conf, [(t, c * frame_conf) for t, c in confs[1:]])
+            readings.append(self.lexicon.extend(reading, frames) if self.lexicon else reading)
         return readings

@@ -578,6 +578,20 @@ def test_single_letters_inside_a_word_or_read_unsure_are_dropped_as_specks() -> 
     assert [w.text for w in drop_specks(words, inside=0.0, below=0.0)] == [w.text for w in words]
 
 
+def test_short_unsure_readings_without_a_longer_alternate_are_dropped() -> None:
+    """Two-character readings read unsure (a scribble read as "S2") go, unless an alternate is a
+    longer word search could still find; sure ones and longer unsure ones stay."""
+    words = [
+        _word("S2", (10, 10, 40, 40), 0.3), _word("To", (60, 10, 90, 40), 0.45),
+        _word("of", (110, 10, 140, 40), 0.8),  # sure
+        _word("Tm", (160, 10, 190, 40), 0.3), _word("cat", (210, 10, 250, 40), 0.2),
+    ]
+    words[3].alternates.append(("Tom", 0.1))
+    kept = drop_specks(words, inside=0.0, below=0.0, short_chars=2, short_below=0.5)
+    assert [w.text for w in kept] == ["of", "Tm", "cat"]
+    assert [w.text for w in drop_specks(words, inside=0.0, below=0.0)] == [w.text for w in words]
+
+
 def test_boxes_on_the_desk_around_a_page_are_told_from_boxes_on_the_page() -> None:
     """Wood (saturated, darker than the paper) and a dark cloth are not the surface; white paper
     with dark writing and a bright yellow sticky note are, whatever ink fills the box."""

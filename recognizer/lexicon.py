@@ -1,0 +1,146 @@
+"""Dictionary words the network's frames support, added to a reading's alternates.
+
+Beam search keeps a handful of readings; on cursive it often ends with "sceely" or "anytng" while
+"sincerely" and "anything" had most of their letters in the frames. Here the vocabulary words a few
+edits from the readings are scored by their CTC likelihood over the same frames (every alignment,
+case folded) plus the word-frequency prior the beam uses, and those scoring within a margin of the
+best reading's own score become alternates, which search matches below 1-best words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from recognizer.charset import ALPHABET, BLANK
+
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+# folded class k (1..26) = P(lower letter) + P(upper letter); 0 stays the blank
+_LOWER_COLUMNS = np.array([ALPHABET.index(c) + 1 for c in _LOWER])
+_UPPER_COLUMNS = np.array([ALPHABET.index(c.upper()) + 1 for c in _LOWER])
+
+
+@dataclass(frozen=True)
+class LexiconConfig:
+    # A word read with at least this confidence keeps its readings as they are.
+    below_confidence: float = 1.0
+    min_letters: int = 4  # readings shorter than this are not expanded (too many neighbours)
+    # Vocabulary words within this many edits of a reading of n letters are scored:
+    # 1 edit from `min_letters`, 2 from `two_edits_from`, 3 from `three_edits_from`.
+    two_edits_from: int = 5
+    three_edits_from: int = 8
+    readings: int = 3  # how many of a crop's readings (best first) look for neighbours
+    max_candidates: int = 300  # the most frequent neighbours scored per crop
+    # A neighbour is kept when its score (CTC ln-likelihood + lm_weight x ln word prior) is within
+    # this margin of the best reading's.
+    margin: float = 3.0
+    max_alternates: int = 3
+
+
+def edit_budget(letters: int, cfg: LexiconConfig) -> int:
+    if letters >= cfg.three_edits_from:
+        return 3
+    if letters >= cfg.two_edits_from:
+        return 2
+    return 1 if letters >= cfg.min_letters else 0
+
+
+def fold_case(log_probs: np.ndarray) -> np.ndarray:
+    """[T, C] log-probs -> [T, 27] probabilities: blank, then a..z with their capitals summed."""
+    probs = np.exp(log_probs)
+    return np.concatenate([probs[:, BLANK:BLANK + 1], probs[:, _LOWER_COLUMNS] + probs[:, _UPPER_COLUMNS]], axis=1)
+
+
+def ctc_log_likelihoods(probs: np.ndarray, words: list[str]) -> np.ndarray:
+    """ln P(word | frames) summed over all CTC alignments, for lower-case letter words at once.
+
+    probs [T, 27] from `fold_case`. Forward recursion in probability space, rescaled per frame."""
+    lengths = np.array([len(w) for w in words])
+    states = 2 * int(lengths.max()) + 1
+    extended = np.zeros((len(words), states), dtype=np.int64)  # blank, l1, blank, l2, ..., blank
+    for n, word in enumerate(words):
+        extended[n, 1:2 * len(word):2] = [ord(c) - 96 for c in word]
+    # a letter may follow the one two states back (skipping the blank) unless they are the same
+    skip = np.zeros_like(extended, dtype=bool)
+    skip[:, 3::2] = extended[:, 3::2] != extended[:, 1:-2:2]
+    emit = probs[:, extended]  # [T, N, S]
+    alpha = np.zeros((len(words), states))
+    alpha[:, :2] = emit[0, :, :2]
+    log_scale = np.zeros(len(words))
+    for t in range(1, probs.shape[0]):
+        scale = alpha.sum(axis=1, keepdims=True) + 1e-300
+        alpha /= scale
+        log_scale += np.log(scale[:, 0])
+        step = alpha.copy()
+        step[:, 1:] += alpha[:, :-1]
+        step[:, 2:] += np.where(skip[:, 2:], alpha[:, :-2], 0.0)
+        alpha = step * emit[t]
+    rows = np.arange(len(words))
+    final = alpha[rows, 2 * lengths] + alpha[rows, 2 * lengths - 1]
+    return np.log(final + 1e-300) + log_scale
+
+
+def letters_core(text: str) -> str | None:
+    """'Budget,' -> 'budget'; None for a reading that is not one word of letters."""
+    core = text.strip(".,:;!?()[]{}\"'`*-_/#&+<>=~|").lower()
+    return core if core.isascii() and core.isalpha() else None
+
+
+class LexiconAlternates:
+    """Adds vocabulary words the frames support to a Reading's alternates (see module doc)."""
+
+    def __init__(self, lm, cfg: LexiconConfig = LexiconConfig()):
+        from rapidfuzz.distance import Levenshtein
+
+        self.lm = lm  # recognizer.lm.WordFrequencyLM: its vocabulary and weighted word prior
+        self.cfg = cfg
+        self._distance = Levenshtein.distance
+        # the network writes ASCII only: "café" cannot be scored, and is not what a note says
+        self._words = [w for w in lm.vocabulary.sorted_words if w.isascii()]
+
+    def _prior(self, word: str) -> float:
+        return self.lm.cfg.weight * self.lm.log_prob(word)
+
+    def neighbours(self, cores: list[str]) -> list[str]:
+        from rapidfuzz import process
+
+        found: set[str] = set()
+        for core in cores:
+            budget = edit_budget(len(core), self.cfg)
+            if budget == 0:
+                continue
+            row = process.cdist([core], self._words, scorer=self._distance, score_cutoff=budget,
+                                dtype=np.uint8, workers=1)[0]
+            found.update(self._words[i] for i in np.flatnonzero(row <= budget))
+        found.difference_update(cores)
+        if len(found) > self.cfg.max_candidates:
+            found = set(sorted(found, key=self._prior, reverse=True)[: self.cfg.max_candidates])
+        return sorted(found)
+
+    def extend(self, reading, log_probs: np.ndarray):
+        """reading: a Reading of one crop; log_probs [T, C] its frames. Returns the Reading with
+        the supported vocabulary words appended to its alternates (the input is not changed)."""
+        from ocrsearch.types import Reading
+
+        if reading.confidence >= self.cfg.below_confidence or log_probs.shape[0] < 2:
+            return reading
+        texts = [reading.text] + [t for t, _ in reading.alternates]
+        cores = [c for c in (letters_core(t) for t in texts[: self.cfg.readings]) if c]
+        if not cores or letters_core(reading.text) is None:
+            return reading
+        candidates = self.neighbours(list(dict.fromkeys(cores)))
+        if not candidates:
+            return reading
+        probs = fold_case(log_probs)
+        scores = ctc_log_likelihoods(probs, [cores[0]] + candidates)
+        scores += np.array([self._prior(w) for w in [cores[0]] + candidates])
+        reference = scores[0]
+        known = {t.lower() for t in texts} | {letters_core(t) for t in texts}
+        ranked = sorted(((s, w) for w, s in zip(candidates, scores[1:]) if s >= reference - self.cfg.margin
+                         and w not in known), reverse=True)[: self.cfg.max_alternates]
+        if not ranked:
+            return reading
+        added = [(w, reading.confidence * min(1.0, math.exp(s - reference))) for s, w in ranked]
+        return Reading(reading.text, reading.confidence, list(reading.alternates) + added)
