@@ -32,6 +32,7 @@ def train_recognizer(
     seed: int = typer.Option(0),
     threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
     augment: bool = typer.Option(True),
+    distort: float = typer.Option(0.0, help="Share of training strips also slanted, squashed, wobbled and re-stroked."),
     rnn: str = typer.Option("lstm", help="lstm or gru (new models only)."),
     channels: Optional[str] = typer.Option(None, help="Backbone widths of a new model, 5 numbers: 32,64,128,160,256 by default."),
     rnn_hidden: Optional[int] = typer.Option(None, help="BiLSTM/GRU units per direction of a new model (default 128)."),
@@ -56,7 +57,7 @@ def train_recognizer(
                       init=str(init) if init else None, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
                       session_minutes=session_minutes,
                       batch_size=batch_size, lr=lr, val_every=val_every, patience=patience, seed=seed,
-                      threads=threads, augment=augment, model=model, workers=workers, device=device)
+                      threads=threads, augment=augment, distort=distort, model=model, workers=workers, device=device)
     best = train(cfg, open_dataset, log=lambda s: typer.echo(s))
     typer.echo(f"best weights: {best}")
 

@@ -48,6 +48,10 @@ class TrainConfig:
     threads: int | None = None
     workers: int = 0
     augment: bool = True
+    # Share of training strips also slanted, squashed, wobbled, thinned or thickened and blurred
+    # (distort_strip): the few real handwritten crops are repeated many times, and seen plain each
+    # time they are learnt by heart.
+    distort: float = 0.0
     model: dict = field(default_factory=dict)  # CRNNConfig overrides
     device: str = "auto"  # auto (cuda when available), cpu or cuda
 
@@ -67,9 +71,10 @@ def resolve_device(name: str) -> torch.device:
 class StripDataset(Dataset):
     """Wraps any (image, text) dataset into recognizer strips with light train-time augmentation."""
 
-    def __init__(self, base: Dataset, augment: bool, seed: int = 0):
-        self.base, self.augment = base, augment
+    def __init__(self, base: Dataset, augment: bool, seed: int = 0, distort: float = 0.0):
+        self.base, self.augment, self.distort = base, augment, distort
         self.rng = random.Random(seed)
+        self.np_rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.base)
@@ -91,9 +96,40 @@ class StripDataset(Dataset):
         if rng.random() < 0.5:  # narrower or wider handwriting
             new_w = int(np.clip(w * rng.uniform(0.75, 1.25), 16, 1024))
             strip = cv2.resize(strip, (new_w, h), interpolation=cv2.INTER_LINEAR)
+        if rng.random() < self.distort:
+            strip = distort_strip(strip, self.np_rng)
         if rng.random() < 0.1:
             strip = 255 - strip  # light-on-dark boards
         return strip
+
+
+def distort_strip(strip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A gray strip [H, W] uint8 -> the same writing as another hand might have left it: slanted,
+    squashed or stretched vertically, wobbled, with thinner or thicker strokes and a little blur.
+    The height stays H; the width grows with the slant."""
+    from data.surfaces import elastic
+
+    h, w = strip.shape
+    background = float(np.median(strip))
+    slant = rng.uniform(-0.4, 0.4)  # tan of the shear angle
+    scale = rng.uniform(0.8, 1.05)
+    shift = rng.uniform(-0.08, 0.08) * h
+    out_w = int(min(1024, w + abs(slant) * h))
+    # x' = x - slant * (y - h/2) + margin; y' = scale * (y - h/2) + h/2 + shift
+    matrix = np.float32([[1, -slant, slant * h / 2 + (out_w - w) / 2], [0, scale, (1 - scale) * h / 2 + shift]])
+    strip = cv2.warpAffine(strip, matrix, (out_w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=background)
+    if rng.random() < 0.5:
+        # around the background, so what the wobble pulls in from outside is background
+        wobbled = elastic(strip.astype(np.float32) - background, rng, amplitude=rng.uniform(0.5, 1.5),
+                          spacing=rng.uniform(6, 12))
+        strip = np.clip(wobbled + background, 0, 255).astype(np.uint8)
+    if rng.random() < 0.4:
+        kernel = np.ones((2, 2), np.uint8)
+        strip = cv2.erode(strip, kernel) if rng.random() < 0.5 else cv2.dilate(strip, kernel)
+    if rng.random() < 0.3:
+        strip = cv2.GaussianBlur(strip, (3, 3), rng.uniform(0.4, 0.9))
+    return strip
 
 
 class WidthBucketSampler(Sampler[list[int]]):
@@ -182,7 +218,7 @@ def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callabl
         random.Random(cfg.seed).shuffle(idx)
         n_val = max(1, int(len(idx) * cfg.val_fraction))
         val_base, train_base = Subset(base, idx[:n_val]), Subset(base, idx[n_val:])
-    train_set = StripDataset(train_base, augment=cfg.augment, seed=cfg.seed)
+    train_set = StripDataset(train_base, augment=cfg.augment, seed=cfg.seed, distort=cfg.distort)
     val_set = StripDataset(val_base, augment=False)
     widths = _widths(train_base)
     sampler = WidthBucketSampler(widths, cfg.batch_size, cfg.seed) if widths else None

@@ -330,3 +330,20 @@ def test_memory_format_follows_the_device():
 
     assert preferred_memory_format(torch.device("cpu")) == torch.channels_last
     assert preferred_memory_format(torch.device("cuda")) == torch.contiguous_format
+
+
+def test_distorted_strips_keep_height_ink_and_background() -> None:
+    """distort_strip slants, squashes and re-strokes a word strip: the height stays, the width grows
+    by at most the slant, the ink is still there and the edges it pulls in are background, not black."""
+    from recognizer.train import distort_strip
+
+    strip = to_gray_strip(word_image("hello"))
+    rng = np.random.default_rng(0)
+    background = float(np.median(strip))
+    for _ in range(20):
+        out = distort_strip(strip, rng)
+        assert out.dtype == np.uint8 and out.shape[0] == HEIGHT
+        assert strip.shape[1] <= out.shape[1] <= strip.shape[1] + 0.4 * HEIGHT + 1
+        assert (out < background - 60).sum() > 0.3 * (strip < background - 60).sum()  # ink kept
+        edges = np.concatenate([out[:, 0], out[:, -1]])
+        assert np.median(edges) > background - 40
