@@ -36,7 +36,7 @@ class Detector:
     @property
     def version(self) -> str:
         """Identifies the detections this detector produces (stored with readings)."""
-        return "detector-ink-5"
+        return "detector-ink-6"
 
     @classmethod
     def load(cls, weights: Path | None = None, cfg: DetectorConfig | None = None) -> Detector:

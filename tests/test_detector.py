@@ -25,6 +25,7 @@ from detector.postprocess import (
     order_quad,
     reference_height,
     split_at_gaps,
+    split_multiline,
     tightest_angle,
     word_quad,
 )
@@ -445,6 +446,51 @@ def test_lines_joined_by_a_loop_are_cut_into_words_per_line() -> None:
     bx = boxes(quads)
     assert len(quads) >= 4 and not any(b[1] < first_line and b[3] > second_line for b in bx), bx
     assert any(b[3] < second_line - 20 for b in bx) and any(b[1] > first_line + 20 for b in bx)  # words on both lines
+
+
+def test_a_block_of_drifting_lines_is_cut_along_its_drift() -> None:
+    """Three lines that rise 4 degrees across a wide block fill every row of it with ink, so level
+    rows find no gap between them; rows turned with the drift do, and the words come back per line,
+    in the block's pixels."""
+    block = np.zeros((300, 1100), np.uint8)
+    for i in range(3):
+        cv2.putText(block, "minimum anemone summer", (20, 80 + 52 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+        cv2.putText(block, "minimum anemone", (560, 80 + 52 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+    block = cv2.warpAffine(block, cv2.getRotationMatrix2D((550, 150), 4.0, 1.0), (1100, 300), flags=cv2.INTER_NEAREST)
+    ys, xs = np.nonzero(block)
+    quad = np.array([[xs.min(), ys.min()], [xs.max(), ys.min()], [xs.max(), ys.max()], [xs.min(), ys.max()]], np.float32)
+    assert split_multiline(block, quad, 0.0, 26.0, GroupingConfig(multiline_tilts=())) is None  # the premise
+    quads = split_multiline(block, quad, 0.0, 26.0)
+    assert quads is not None and len(quads) == 12  # four words on each of three lines
+    for q in quads:
+        x0, y0 = np.floor(q.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(q.max(axis=0)).astype(int)
+        assert y1 - y0 < 2 * 26 + 0.08 * (x1 - x0)  # one line tall (plus its own rise), not two
+        inside = block[max(y0, 0):y1, max(x0, 0):x1]
+        assert inside.mean() > 0.15 * 255  # each quad lies on its word's ink
+
+
+def test_a_tall_stroke_through_the_lines_does_not_join_them() -> None:
+    """A wavy stroke drawn down past two lines, close beside their words, overlaps both lines: grouped
+    with them it makes one box across both; grouped alone it leaves each line's words their own
+    boxes (and, a lone stroke, is dropped)."""
+    m = np.zeros((300, 700), np.uint8)
+    for i, (left, right) in enumerate([("plan the", "budget now"), ("review", "costs today")]):
+        cv2.putText(m, left, (30, 90 + 80 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+        cv2.putText(m, right, (284, 90 + 80 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3)
+    ys = np.arange(60, 200)
+    cv2.polylines(m, [np.stack([266 + 13 * np.sin(ys / 8.0), ys], 1).astype(np.int32)], False, 255, 3)
+    first_line, second_line = 70, 150  # rows inside each line's letters
+
+    def across(quads):
+        return [b for b in boxes(quads) if b[1] < first_line + 30 and b[3] > second_line]
+
+    together, _, h = ink_to_quads(m, GroupingConfig(alone_min_h=0))
+    assert h == pytest.approx(25, abs=4) and across(together)  # the premise: a box spans both lines
+    quads, _, _ = ink_to_quads(m)
+    assert not across(quads), boxes(quads)
+    assert sum(b[0] > 280 and b[3] < first_line + 40 for b in boxes(quads)) >= 2  # budget, now
+    assert sum(b[0] > 280 and b[1] > first_line + 40 for b in boxes(quads)) >= 2  # costs, today
 
 
 def small_print_page() -> np.ndarray:
