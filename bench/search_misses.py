@@ -14,6 +14,9 @@ databases), to measure a change against the default in one run:
     python bench/search_misses.py --data ../shared/data/stanford1905/tune \
         --search default --search fuzzy_min_letters_2=7
 
+On stanford1905 the recall is also given per kind of line (`by_kind`: found/asked for handwritten,
+printed, typewritten), and `--misses FILE` writes each missed query as a JSON line.
+
 Uses labelled sets we render ourselves, and stanford1905 *tune* (line text only), never synth-dev
 or a dev split, which score.py measures.
 """
@@ -68,20 +71,27 @@ def parse_variant(text: str, config=PipelineConfig()):
     return dataclasses.replace(config, **changes)
 
 
-def page_words(data: Path) -> dict[str, set[str]]:
-    """Photo file name -> the distinct tokens written on it."""
+def page_words(data: Path) -> dict[str, dict[str, str]]:
+    """Photo file name -> the distinct tokens written on it, each with the kind of line it was first
+    written in (stanford1905's `Handwritten`, `Print`, ...; "word" on pages with word boxes)."""
     out = {}
     for line in (data / "pages.jsonl").read_text().splitlines():
         rec = json.loads(line)
+        terms: dict[str, str] = {}
         # word boxes, or line boxes only (stanford1905)
-        out[Path(rec["image"]).name] = {t for w in rec["words"] or rec.get("lines", []) for t in tokenize(w["text"])}
+        for item in rec["words"] or rec.get("lines", []):
+            kind = item.get("type", "word" if rec["words"] else "untyped").rpartition(":")[2]
+            for term in tokenize(item["text"]):
+                terms.setdefault(term, kind)
+        out[Path(rec["image"]).name] = terms
     return out
 
 
 def measure(sets: list[Path], config: PipelineConfig, absent: list[str], workdir: Path,
-            searches: dict[str, SearchConfig]) -> dict[str, dict]:
-    """Each set ingested once with `config`, then searched with each of `searches`."""
-    counts = {name: {"queries": 0, "missed": 0, "false_hits": 0} for name in searches}
+            searches: dict[str, SearchConfig], misses: list[dict] | None = None) -> dict[str, dict]:
+    """Each set ingested once with `config`, then searched with each of `searches`; each missed
+    query is appended to `misses` when given."""
+    counts = {name: {"queries": 0, "missed": 0, "false_hits": 0, "by_kind": {}} for name in searches}
     index_bytes = 0
     t0 = time.perf_counter()
     for data in sets:
@@ -94,15 +104,24 @@ def measure(sets: list[Path], config: PipelineConfig, absent: list[str], workdir
             for name, search_config in searches.items():
                 searcher, count = PhotoSearcher(words, index, search_config), counts[name]
                 for photo, terms in page_words(data).items():
-                    for term in sorted(terms):
+                    for term, kind in sorted(terms.items()):
                         count["queries"] += 1
                         hits = [Path(h.to_json()["photo"]).name for h in searcher.search(term, 10).hits]
-                        count["missed"] += photo not in hits
+                        missed = photo not in hits
+                        count["missed"] += missed
+                        per_kind = count["by_kind"].setdefault(kind, [0, 0])
+                        per_kind[0] += 1
+                        per_kind[1] += missed
+                        if missed and misses is not None:
+                            misses.append({"search": name, "set": data.name, "photo": photo, "query": term, "kind": kind})
                 count["false_hits"] += sum(1 for q in absent if searcher.search(q, 10).hits)
     seconds = round(time.perf_counter() - t0, 1)
     return {name: {"queries": c["queries"], "missed": c["missed"], "recall@10": round(1 - c["missed"] / max(1, c["queries"]), 4),
                    "absent_queries": len(absent) * len(sets),
                    "false_hit_rate": round(c["false_hits"] / max(1, len(absent) * len(sets)), 4),
+                   # queries found / asked per kind of line, where there is more than one kind
+                   **({"by_kind": {kind: f"{n - m}/{n}" for kind, (n, m) in sorted(c["by_kind"].items())}}
+                      if len(c["by_kind"]) > 1 else {}),
                    "db_bytes": index_bytes, "seconds": seconds}
             for name, c in counts.items()}
 
@@ -117,6 +136,7 @@ def main() -> None:
                              "variant's database; repeatable")
     parser.add_argument("--absent", type=int, default=400, help="absent-word queries per set")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--misses", type=Path, default=None, help="write the missed queries here (JSON lines)")
     args = parser.parse_args()
     sets = [Path(p) for p in args.data.split(",")]
     written = set().union(*(t for s in sets for t in page_words(s).values()))
@@ -124,9 +144,15 @@ def main() -> None:
     absent = random.Random(args.seed).sample(candidates, args.absent)
     with tempfile.TemporaryDirectory(prefix="search-misses-") as tmp:
         searches = {text: parse_variant(text, SearchConfig()) for text in args.search or ["default"]}
+        misses: list[dict] = []
         for text in args.variant or ["default"]:
-            for search, result in measure(sets, parse_variant(text), absent, Path(tmp), searches).items():
+            start = len(misses)
+            for search, result in measure(sets, parse_variant(text), absent, Path(tmp), searches, misses).items():
                 print(text if len(searches) == 1 else f"{text} | search {search}", json.dumps(result), flush=True)
+            for miss in misses[start:]:
+                miss["variant"] = text
+    if args.misses:
+        args.misses.write_text("".join(json.dumps(m) + "\n" for m in misses))
 
 
 if __name__ == "__main__":

@@ -158,7 +158,10 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         line_type: str = typer.Option("Handwritten", help="Line coverage: only lines whose type contains this."),
         per_page: bool = typer.Option(False, help="Print a line per page."),
         kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
-        detector_kind: str = typer.Option("ink", "--detector", help="ink (from the ink map) or kernel (learned)."),
+        detector_kind: str = typer.Option(
+            "ink", "--detector",
+            help="ink (from the ink map), kernel (learned), or pipeline: the words `read` reports (both detectors "
+                 "folded, unreadable specks dropped; s/photo then includes recognition)."),
         detector_weights: Path = typer.Option(None, help="Kernel detector weights (default: detector/weights/kernel.pt)."),
     ) -> None:
         """Word P/R/F1 at IoU .5 and .3 (pages with word boxes), line coverage (pages with line boxes), s/photo."""
@@ -169,9 +172,16 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         from detector import Detector
         from detector.metrics import DetectionScore, line_coverage
 
-        if detector_kind not in ("ink", "kernel"):
-            raise typer.BadParameter(f"{detector_kind!r}: ink or kernel", param_hint="--detector")
-        if detector_kind == "kernel":
+        if detector_kind not in ("ink", "kernel", "pipeline"):
+            raise typer.BadParameter(f"{detector_kind!r}: ink, kernel or pipeline", param_hint="--detector")
+        pipeline = None
+        if detector_kind == "pipeline":
+            from ocrsearch.config import PipelineConfig
+            from ocrsearch.pipeline import Pipeline
+
+            # the final words: what the user's index holds, after folding and dropping
+            pipeline = Pipeline.load(PipelineConfig())
+        elif detector_kind == "kernel":
             from detector.learned import KernelDetector
             from ocrsearch.pipeline import NoInk
 
@@ -184,10 +194,12 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         for row in _pages(data)[: limit or None]:
             rgb = load_rgb(data / row["image"])
             t = time.perf_counter()
-            dets = detector.detect(rgb, binarizer.ink_map(rgb))
+            if pipeline is not None:
+                pred = [w.box for w in pipeline.read(rgb).words]
+            else:
+                pred = [d.box for d in detector.detect(rgb, binarizer.ink_map(rgb))]
             secs += time.perf_counter() - t
             n += 1
-            pred = [d.box for d in dets]
             gt = [w["box"] for w in row.get("words", [])]
             if gt:
                 s5.add(pred, gt)
@@ -207,8 +219,11 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
             cov = np.asarray(coverages)
             typer.echo(f"lines ({line_type}): n={len(cov)} mean coverage={cov.mean():.3f} "
                        f"covered>=0.5: {np.mean(cov >= 0.5):.3f} covered>=0.8: {np.mean(cov >= 0.8):.3f}")
-        typer.echo(f"pages={n} binarizer={binarizer.version} detector={detector.version} "
-                   f"s/photo={secs / max(n, 1):.3f} (binarize+detect)")
+        if pipeline is not None:
+            typer.echo(f"pages={n} pipeline={pipeline.model_version} s/photo={secs / max(n, 1):.3f} (read)")
+        else:
+            typer.echo(f"pages={n} binarizer={binarizer.version} detector={detector.version} "
+                       f"s/photo={secs / max(n, 1):.3f} (binarize+detect)")
 
 
 def _load_binarizer(weights: Optional[Path], kind: str = "unet"):

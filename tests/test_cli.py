@@ -273,3 +273,28 @@ def test_binarize_and_detect_commands_with_either_binarizer(tmp_path: Path, bina
     assert len(words) >= 3
     assert all(0 <= w["box"][0] < w["box"][2] <= width and 0 <= w["box"][1] < w["box"][3] <= height for w in words)
     assert invoke("detect", photo, "--binarizer", "magic").exit_code == 2
+
+
+def test_eval_detector_measures_line_coverage_of_detector_and_pipeline_words(tmp_path: Path) -> None:
+    """`eval detector` covers a page's line boxes with the ink detector's boxes, or with the words
+    the whole pipeline keeps (`--detector pipeline`), and says which it measured."""
+    import cv2
+    import numpy as np
+
+    board = np.full((360, 640, 3), 225, np.uint8)
+    lines = []
+    for i, text in enumerate(["Quarterly budget", "review costs"]):
+        cv2.putText(board, text, (40, 120 + 110 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (40, 40, 140), 4)
+        (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.6, 4)
+        lines.append({"text": text, "box": [40, 120 + 110 * i - h, 40 + w, 120 + 110 * i + 6],
+                      "type": "DefaultLine:Handwritten"})
+    (tmp_path / "pages").mkdir()
+    cv2.imwrite(str(tmp_path / "pages" / "board.jpg"), board)
+    row = {"image": "pages/board.jpg", "width": 640, "height": 360, "words": [], "lines": lines}
+    (tmp_path / "pages.jsonl").write_text(json.dumps(row) + "\n")
+    for detector, says in [("ink", "(binarize+detect)"), ("pipeline", "(read)")]:
+        result = invoke("eval", "detector", "--data", tmp_path, "--detector", detector)
+        assert result.exit_code == 0, result.stderr
+        coverage = float(result.stdout.split("mean coverage=")[1].split()[0])
+        assert coverage > 0.8 and says in result.stdout and "n=2" in result.stdout
+    assert invoke("eval", "detector", "--data", tmp_path, "--detector", "magic").exit_code == 2
