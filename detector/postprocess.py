@@ -115,7 +115,8 @@ class GroupingConfig:
     # annotation, a giant loop) overlaps every line it crosses, so grouping would join them all
     # into one "word": it is grouped alone (0: never). With the turned rows above, stanford1905 tune
     # misses 517 -> 499 (printed lines found 166 -> 181 of 235: a letterhead column the arc of a
-    # note had joined), false hits on absent words 8.3% -> 8.8%; val2+val3 432 -> 432
+    # note had joined), false hits on absent words 8.3% -> 8.8%; val2+val3 432 -> 432. Tune at 3.0:
+    # 499, at 5.0: 505; 4 keeps big cursive capitals (2-3 H) in their lines
     alone_min_h: float = 4.0
     multiline_valley: float = 0.25  # a row with less ink than this share of the quad's inked rows (90th pct) is a gap
     multiline_min_band_h: float = 0.5  # a line between two cuts is at least this many H tall
