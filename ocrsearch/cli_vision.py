@@ -115,6 +115,49 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         best = train(cfg, progress=lambda row: typer.echo("step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4])))
         typer.echo(f"best: {best} -> {out / 'best.pt'}")
 
+    @train_app.command("detector")
+    def train_detector(
+        data: str = typer.Option(..., help="Comma-separated page sets with word quads (pages.jsonl + pages/), "
+                                           "such as `ocrsearch data pages` writes."),
+        out: Path = typer.Option(Path("runs/detector"), help="Run folder (kernels/, best.pt, last.pt, log.csv)."),
+        steps: int = typer.Option(2400, help="Optimiser steps."),
+        batch_size: int = typer.Option(8),
+        crop: int = typer.Option(320, help="Crop side in px (multiple of 16)."),
+        lr: float = typer.Option(2e-3),
+        scale_min: float = typer.Option(0.3, help="Smallest photo resize before cropping."),
+        scale_max: float = typer.Option(0.7, help="Largest photo resize before cropping."),
+        work_side: int = typer.Option(1280, help="Longest side the U-Net reads photos at (saved with the weights)."),
+        threads: int = typer.Option(2, help="torch threads."),
+        init: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                            help="Start from these weights (default: the shipped binarizer, whose "
+                                                 "ink features transfer)."),
+        val_every: int = typer.Option(300),
+        seed: int = typer.Option(3),
+    ) -> None:
+        """Train the word-kernel detector (the U-Net of `--detector kernel` and `both`): each word quad of the
+        sets is shrunk to a kernel mask (OUT/kernels/), and the binarizer's trainer learns those masks.
+        Ship with `cp OUT/best.pt detector/weights/kernel.pt && ocrsearch export binarizer --weights
+        detector/weights/kernel.pt` (detector/weights/README.md has the shipped recipe)."""
+        from binarizer.infer import DEFAULT_WEIGHTS
+        from binarizer.train import BinarizerTrainConfig, train
+        from detector.regions import write_kernel_set
+
+        sources = [Path(p) for p in data.split(",") if p]
+        for source in sources:
+            if not (source / "pages.jsonl").is_file():
+                raise typer.BadParameter(f"{source}: no pages.jsonl (a page set with word quads)", param_hint="--data")
+        start = init if init is not None else DEFAULT_WEIGHTS
+        if not start.exists():
+            raise typer.BadParameter(f"{start}: no weights to start from", param_hint="--init")
+        kernels = out / "kernels"
+        pages = write_kernel_set(sources, kernels)
+        typer.echo(f"{pages} pages of word kernels in {kernels}")
+        cfg = BinarizerTrainConfig(data=kernels, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
+                                   val_every=min(val_every, steps), seed=seed, threads=threads,
+                                   scale_range=(scale_min, scale_max), work_side=work_side, init=start)
+        best = train(cfg, progress=lambda row: typer.echo("step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4])))
+        typer.echo(f"best: {best} -> {out / 'best.pt'}")
+
     @eval_app.command("binarizer")
     def eval_binarizer(
         data: Path = typer.Option(..., exists=True, file_okay=False, help="Folder with pages.jsonl and masks/."),

@@ -153,3 +153,41 @@ def test_pipeline_with_both_detectors_loads_the_kernel_net_beside_the_ink_detect
     pipeline = Pipeline.load(PipelineConfig(detector="both", fold_kernel_side=960))
     assert pipeline.second_detector.network.tiling.work_side == 960
     assert "detector-kernel-" in pipeline.model_version and "detector-ink" in pipeline.model_version
+
+
+def test_train_detector_command_learns_kernels_and_its_weights_load(tmp_path: Path) -> None:
+    """`ocrsearch train detector` writes kernel masks from a page set's word quads and runs a few
+    steps of the U-Net trainer from the shipped binarizer; the best checkpoint loads as a kernel
+    detector that reads a photo."""
+    from typer.testing import CliRunner
+
+    from ocrsearch.cli import app
+
+    source = tmp_path / "pages-tiny"
+    (source / "pages").mkdir(parents=True)
+    rows = []
+    for i in range(4):
+        photo = np.full((160, 256, 3), 215, np.uint8)
+        words = []
+        for j, text in enumerate(["plan", "budget"]):
+            x, y = 20 + 110 * j, 60 + 50 * (i % 2)
+            cv2.putText(photo, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (40, 40, 120), 2)
+            (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.9, 2)
+            words.append({"text": text, "poly": [[x, y - h], [x + w, y - h], [x + w, y + 4], [x, y + 4]]})
+        cv2.imwrite(str(source / "pages" / f"p{i}.jpg"), photo)
+        rows.append(json.dumps({"image": f"pages/p{i}.jpg", "width": 256, "height": 160, "words": words}))
+    (source / "pages.jsonl").write_text("\n".join(rows) + "\n")
+
+    run = tmp_path / "run"
+    args = ["train", "detector", "--data", str(source), "--out", str(run), "--steps", "2", "--batch-size", "2",
+            "--crop", "96", "--val-every", "2", "--work-side", "256"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "4 pages of word kernels" in result.output and (run / "best.pt").exists()
+    mask = cv2.imread(str(run / "kernels" / "masks" / "pages-tiny-p0.png"), cv2.IMREAD_GRAYSCALE)
+    assert mask.shape == (160, 256) and 0 < (mask > 0).mean() < 0.2  # kernels inside the two words only
+    detector = KernelDetector.load(run / "best.pt")
+    photo = cv2.imread(str(source / "pages" / "p0.jpg"))[:, :, ::-1].copy()
+    assert isinstance(detector.detect(photo, np.zeros((1, 1), np.float32)), list)
+    missing = CliRunner().invoke(app, ["train", "detector", "--data", str(tmp_path / "nowhere"), "--out", str(run)])
+    assert missing.exit_code == 2 and "nowhere" in missing.output
