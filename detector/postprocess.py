@@ -111,13 +111,6 @@ class GroupingConfig:
     # paragraph becomes one "word". A quad taller than this many H (across the text) is cut into
     # lines where its rows hold little ink, and each line is grouped into words again.
     multiline_min_h: float = 2.4
-    # A component taller than this many H across the text (an arc drawn through a note, a diagonal
-    # annotation, a giant loop) overlaps every line it crosses, so grouping would join them all
-    # into one "word": it is grouped alone (0: never). With the turned rows above, stanford1905 tune
-    # misses 517 -> 499 (printed lines found 166 -> 181 of 235: a letterhead column the arc of a
-    # note had joined), false hits on absent words 8.3% -> 8.8%; val2+val3 432 -> 432. Tune at 3.0:
-    # 499, at 5.0: 505; 4 keeps big cursive capitals (2-3 H) in their lines
-    alone_min_h: float = 4.0
     multiline_valley: float = 0.25  # a row with less ink than this share of the quad's inked rows (90th pct) is a gap
     multiline_min_band_h: float = 0.5  # a line between two cuts is at least this many H tall
     multiline_max_angle: float = 10.0  # degrees; more tilted text keeps its quads (rows would cut across lines)
@@ -126,6 +119,13 @@ class GroupingConfig:
     # finds more cuts than the level rows is taken. bench/search_misses.py, stanford1905 tune: missed
     # queries 529 -> 517 of 1882; our val2+val3 pages 433 -> 432 of 2673
     multiline_tilts: tuple[float, ...] = (-1.5, 1.5, -3.0, 3.0, -4.5, 4.5)
+    # A component taller than this many H across the text (an arc drawn through a note, a diagonal
+    # annotation, a giant loop) overlaps every line it crosses, so grouping would join them all
+    # into one "word": it is grouped alone (0: never). With the turned rows above, stanford1905 tune
+    # misses 517 -> 499 (printed lines found 166 -> 181 of 235: a letterhead column the arc of a
+    # note had joined), false hits on absent words 8.3% -> 8.8%; val2+val3 432 -> 432. Tune at 3.0:
+    # 499, at 5.0: 505; 4 keeps big cursive capitals (2-3 H) in their lines
+    alone_min_h: float = 4.0
     # Small print beside large writing (a letterhead above a handwritten letter, a printed label on a
     # whiteboard): H is set by the writing, so the print's letters fall under the size and speck
     # limits and are lost. Ink outside the words found, in components at most this many H tall, is
@@ -895,7 +895,9 @@ def turn(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
 def split_multiline(binary: np.ndarray, quad: np.ndarray, angle: float, h_ref: float,
                     cfg: GroupingConfig = GroupingConfig()) -> list[np.ndarray] | None:
     """A quad that holds several text lines -> the word quads of each line (grouped again on each
-    line's own ink), or None when it is one line, too tilted to cut by rows, or nothing is left."""
+    line's own ink), or None when it is one line, too tilted to cut by rows, or nothing is left.
+    The rows are read level and turned by each of `cfg.multiline_tilts`; the reading with the most
+    cuts is taken (level on ties)."""
     if abs(math.degrees(angle)) > cfg.multiline_max_angle:
         return None
     x0, y0 = np.floor(quad.min(axis=0)).astype(int)
