@@ -27,8 +27,50 @@ def draw_detections(rgb: np.ndarray, quads: list[np.ndarray], ink: np.ndarray | 
     return vis
 
 
+DETECTOR_KINDS = ("ink", "kernel", "pipeline")
+DETECTOR_HELP = ("ink (boxes from the ink map), kernel (the learned word-kernel net), or pipeline: the words "
+                 "`read` keeps (both detectors folded, unreadable specks dropped; runs the recognizer too).")
+
+
 def _pages(data: Path) -> list[dict]:
     return [json.loads(x) for x in (data / "pages.jsonl").read_text().splitlines() if x.strip()]
+
+
+def _word_finder(detector_kind: str, weights: Optional[Path], kind: str, detector_weights: Optional[Path] = None):
+    """`--detector` -> (a function photo -> (words, ink map or None), a version line). Words are dicts
+    with box, quad [4, 2] and score; with "pipeline" (the words `read` keeps: both detectors folded,
+    unreadable specks dropped) also text, the score being the reading's confidence."""
+    import numpy as np
+
+    if detector_kind not in DETECTOR_KINDS:
+        raise typer.BadParameter(f"{detector_kind!r}: {', '.join(DETECTOR_KINDS)}", param_hint="--detector")
+    if detector_kind == "pipeline":
+        from ocrsearch.config import PipelineConfig
+        from ocrsearch.pipeline import Pipeline
+
+        pipeline = Pipeline.load(PipelineConfig())
+
+        def read(rgb):
+            return [{"box": w.box, "quad": np.asarray(w.quad, np.float32), "score": w.confidence, "text": w.text}
+                    for w in pipeline.read(rgb).words], None
+
+        return read, f"pipeline={pipeline.model_version}"
+    if detector_kind == "kernel":
+        from detector.learned import KernelDetector
+        from ocrsearch.pipeline import NoInk
+
+        binarizer, detector = NoInk(), KernelDetector.load(detector_weights)
+    else:
+        from detector import Detector
+
+        binarizer, detector = _load_binarizer(weights, kind), Detector.load()
+
+    def find(rgb):
+        ink = binarizer.ink_map(rgb)
+        words = [{"box": d.box, "quad": d.quad, "score": d.score} for d in detector.detect(rgb, ink)]
+        return words, (ink if detector_kind == "ink" else None)
+
+    return find, f"binarizer={getattr(binarizer, 'version', 'none')} detector={detector.version}"
 
 
 def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -60,23 +102,24 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         as_json: bool = typer.Option(False, "--json", help="Print the quads as one JSON object."),
         weights: Path = typer.Option(None, help="Binarizer weights (default: shipped, else classical)."),
         kind: str = typer.Option("unet", "--binarizer", envvar="OCRSEARCH_BINARIZER", help="unet (shipped or --weights) or classic."),
+        detector_kind: str = typer.Option("ink", "--detector", help=DETECTOR_HELP),
     ) -> None:
         """Find word boxes on PHOTO."""
         import cv2
         import numpy as np
 
         from ocrsearch.imageio import load_rgb
-        from detector import Detector
 
+        find, _ = _word_finder(detector_kind, weights, kind)
         rgb = load_rgb(photo)
-        ink = _load_binarizer(weights, kind).ink_map(rgb)
-        dets = Detector.load().detect(rgb, ink)
+        words, ink = find(rgb)
         if out is not None:
-            cv2.imwrite(str(out), draw_detections(rgb, [d.quad for d in dets], ink))
+            cv2.imwrite(str(out), draw_detections(rgb, [w["quad"] for w in words], ink))
         if as_json or out is None:
             typer.echo(json.dumps({
                 "image": str(photo), "width": rgb.shape[1], "height": rgb.shape[0],
-                "words": [{"box": list(d.box), "quad": np.round(d.quad, 1).tolist(), "score": d.score} for d in dets],
+                "words": [{**w, "box": [int(v) for v in w["box"]], "quad": np.round(w["quad"], 1).tolist(),
+                           "score": round(float(w["score"]), 4)} for w in words],
             }))
 
     @train_app.command("binarizer")
@@ -201,10 +244,7 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         line_type: str = typer.Option("Handwritten", help="Line coverage: only lines whose type contains this."),
         per_page: bool = typer.Option(False, help="Print a line per page."),
         kind: str = typer.Option("unet", "--binarizer", help="unet (shipped or --weights U-Net) or classic."),
-        detector_kind: str = typer.Option(
-            "ink", "--detector",
-            help="ink (from the ink map), kernel (learned), or pipeline: the words `read` reports (both detectors "
-                 "folded, unreadable specks dropped; s/photo then includes recognition)."),
+        detector_kind: str = typer.Option("ink", "--detector", help=DETECTOR_HELP),
         detector_weights: Path = typer.Option(None, help="Kernel detector weights (default: detector/weights/kernel.pt)."),
     ) -> None:
         """Word P/R/F1 at IoU .5 and .3 (pages with word boxes), line coverage (pages with line boxes), s/photo."""
@@ -212,35 +252,16 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         import numpy as np
 
         from ocrsearch.imageio import load_rgb
-        from detector import Detector
         from detector.metrics import DetectionScore, line_coverage
 
-        if detector_kind not in ("ink", "kernel", "pipeline"):
-            raise typer.BadParameter(f"{detector_kind!r}: ink, kernel or pipeline", param_hint="--detector")
-        pipeline = None
-        if detector_kind == "pipeline":
-            from ocrsearch.config import PipelineConfig
-            from ocrsearch.pipeline import Pipeline
-
-            # the final words: what the user's index holds, after folding and dropping
-            pipeline = Pipeline.load(PipelineConfig())
-        elif detector_kind == "kernel":
-            from detector.learned import KernelDetector
-            from ocrsearch.pipeline import NoInk
-
-            binarizer, detector = NoInk(), KernelDetector.load(detector_weights)
-        else:
-            binarizer, detector = _load_binarizer(weights, kind), Detector.load()
+        find, version = _word_finder(detector_kind, weights, kind, detector_weights)
         s5, s3 = DetectionScore(0.5), DetectionScore(0.3)
         coverages: list[float] = []
         secs, n = 0.0, 0
         for row in _pages(data)[: limit or None]:
             rgb = load_rgb(data / row["image"])
             t = time.perf_counter()
-            if pipeline is not None:
-                pred = [w.box for w in pipeline.read(rgb).words]
-            else:
-                pred = [d.box for d in detector.detect(rgb, binarizer.ink_map(rgb))]
+            pred = [w["box"] for w in find(rgb)[0]]
             secs += time.perf_counter() - t
             n += 1
             gt = [w["box"] for w in row.get("words", [])]
@@ -262,11 +283,8 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
             cov = np.asarray(coverages)
             typer.echo(f"lines ({line_type}): n={len(cov)} mean coverage={cov.mean():.3f} "
                        f"covered>=0.5: {np.mean(cov >= 0.5):.3f} covered>=0.8: {np.mean(cov >= 0.8):.3f}")
-        if pipeline is not None:
-            typer.echo(f"pages={n} pipeline={pipeline.model_version} s/photo={secs / max(n, 1):.3f} (read)")
-        else:
-            typer.echo(f"pages={n} binarizer={binarizer.version} detector={detector.version} "
-                       f"s/photo={secs / max(n, 1):.3f} (binarize+detect)")
+        timed = "read" if detector_kind == "pipeline" else "binarize+detect"
+        typer.echo(f"pages={n} {version} s/photo={secs / max(n, 1):.3f} ({timed})")
 
 
 def _load_binarizer(weights: Optional[Path], kind: str = "unet"):

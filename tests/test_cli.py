@@ -298,3 +298,25 @@ def test_eval_detector_measures_line_coverage_of_detector_and_pipeline_words(tmp
         coverage = float(result.stdout.split("mean coverage=")[1].split()[0])
         assert coverage > 0.8 and says in result.stdout and "n=2" in result.stdout
     assert invoke("eval", "detector", "--data", tmp_path, "--detector", "magic").exit_code == 2
+
+
+def test_detect_can_show_the_kernel_nets_boxes_or_the_words_read_keeps(tmp_path: Path) -> None:
+    """`detect --detector kernel` gives the learned net's boxes; `--detector pipeline` the words `read`
+    keeps, each with its reading, and draws them."""
+    import cv2
+    import numpy as np
+
+    board = np.full((360, 640, 3), 225, np.uint8)
+    for i, line in enumerate(["Quarterly budget", "review costs"]):
+        cv2.putText(board, line, (40, 120 + 110 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (40, 40, 140), 4)
+    photo = tmp_path / "board.jpg"
+    cv2.imwrite(str(photo), board)
+    kernel = json.loads(invoke("detect", photo, "--json", "--detector", "kernel").stdout)["words"]
+    assert len(kernel) >= 3 and all("text" not in w for w in kernel)
+    result = invoke("detect", photo, "--json", "--detector", "pipeline", "-o", tmp_path / "words.png")
+    assert result.exit_code == 0, result.stderr
+    words = json.loads(result.stdout)["words"]
+    assert {"budget", "review"} <= {w["text"].lower() for w in words}
+    assert all(0 <= w["score"] <= 1 and len(w["quad"]) == 4 for w in words)
+    assert cv2.imread(str(tmp_path / "words.png")).shape == (360, 640, 3)
+    assert invoke("detect", photo, "--detector", "magic").exit_code == 2
