@@ -32,6 +32,11 @@ DETECTOR_HELP = ("ink (boxes from the ink map), kernel (the learned word-kernel 
                  "`read` keeps (both detectors folded, unreadable specks dropped; runs the recognizer too).")
 
 
+def _echo_step(row: tuple) -> None:
+    """Progress of the U-Net trainer (binarizer and kernel detector): step, losses, pixel F."""
+    typer.echo("step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4]))
+
+
 def _pages(data: Path) -> list[dict]:
     return [json.loads(x) for x in (data / "pages.jsonl").read_text().splitlines() if x.strip()]
 
@@ -48,7 +53,7 @@ def _word_finder(detector_kind: str, weights: Optional[Path], kind: str, detecto
         from ocrsearch.config import PipelineConfig
         from ocrsearch.pipeline import Pipeline
 
-        pipeline = Pipeline.load(PipelineConfig())
+        pipeline = Pipeline.load(PipelineConfig(binarizer=kind, binarizer_weights=weights, kernel_weights=detector_weights))
 
         def read(rgb):
             return [{"box": w.box, "quad": np.asarray(w.quad, np.float32), "score": w.confidence, "text": w.text}
@@ -70,7 +75,7 @@ def _word_finder(detector_kind: str, weights: Optional[Path], kind: str, detecto
         words = [{"box": d.box, "quad": d.quad, "score": d.score} for d in detector.detect(rgb, ink)]
         return words, (ink if detector_kind == "ink" else None)
 
-    return find, f"binarizer={getattr(binarizer, 'version', 'none')} detector={detector.version}"
+    return find, f"binarizer={binarizer.version} detector={detector.version}"
 
 
 def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -155,7 +160,7 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
                                    scale_range=(scale_min, scale_max), work_side=work_side, init=init,
                                    model=BinarizerModelConfig(encoder=encoder, encoder_depth=encoder_depth,
                                                               decoder_channels=channels))
-        best = train(cfg, progress=lambda row: typer.echo("step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4])))
+        best = train(cfg, progress=_echo_step)
         typer.echo(f"best: {best} -> {out / 'best.pt'}")
 
     @train_app.command("detector")
@@ -198,7 +203,7 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         cfg = BinarizerTrainConfig(data=kernels, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
                                    val_every=min(val_every, steps), seed=seed, threads=threads,
                                    scale_range=(scale_min, scale_max), work_side=work_side, init=start)
-        best = train(cfg, progress=lambda row: typer.echo("step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4])))
+        best = train(cfg, progress=_echo_step)
         typer.echo(f"best: {best} -> {out / 'best.pt'}")
 
     @eval_app.command("binarizer")
