@@ -53,7 +53,8 @@ def _word_finder(detector_kind: str, weights: Optional[Path], kind: str, detecto
         from ocrsearch.config import PipelineConfig
         from ocrsearch.pipeline import Pipeline
 
-        pipeline = Pipeline.load(PipelineConfig(binarizer=kind, binarizer_weights=weights, kernel_weights=detector_weights))
+        config = PipelineConfig(binarizer=kind, binarizer_weights=weights, kernel_weights=detector_weights)
+        pipeline = Pipeline.load(config)
 
         def read(rgb):
             return [{"box": w.box, "quad": np.asarray(w.quad, np.float32), "score": w.confidence, "text": w.text}
