@@ -83,11 +83,11 @@ class PlaceholderRecognizer:
         return [Reading(text="word", confidence=0.5) for _ in crops]
 
 
-def placeholder_reader() -> PipelineReader:
+def placeholder_reader(model_threads: int | None = None) -> PipelineReader:
     return PipelineReader(Pipeline(PlaceholderBinarizer(), PlaceholderDetector(), PlaceholderRecognizer()))
 
 
-def _same(reader: PipelineReader) -> PipelineReader:
+def _same(reader: PipelineReader, model_threads: int | None = None) -> PipelineReader:
     return reader
 
 
@@ -146,9 +146,8 @@ def main() -> None:
         if layout.root.exists():
             shutil.rmtree(layout.root)
 
-        # as `ocrsearch ingest --workers N` configures it: one recognizer thread per worker process
-        make_reader = functools.partial(PipelineReader.load, PipelineConfig(
-            decoder=args.decoder, detector=args.detector, model_threads=1 if args.workers > 1 else 0))
+        # as `ocrsearch ingest` builds it (worker processes load theirs with one model thread)
+        make_reader = functools.partial(PipelineReader.load, PipelineConfig(decoder=args.decoder, detector=args.detector))
         if args.placeholder:
             make_reader = placeholder_reader
         try:

@@ -135,7 +135,8 @@ class _PhotosPerSecond(ProgressColumn):
 @app.command()
 def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (searched recursively).")],
            db: DbOption = None,
-           workers: Annotated[int, typer.Option("--workers", min=1, help="Photos read in parallel processes.")] = 1,
+           workers: Annotated[int, typer.Option("--workers", min=0, help="Photos read in parallel processes (0: one "
+                                                "per core when 8 or more photos are new or changed).")] = IngestConfig.workers,
            prune: Annotated[bool, typer.Option("--prune", help="Forget photos under PATH whose files are gone.")] = False,
            decoder: DecoderOption = "beam",
            recognizer_weights: RecognizerWeightsOption = None,
@@ -149,8 +150,6 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
     from ocrsearch.pipeline import ReaderLoadError
 
     config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer, detector)
-    if workers > 1:
-        config = replace(config, model_threads=1)
     layout = db_layout(db)
     make_reader = _reader_factory(config)
     progress = None

@@ -71,7 +71,8 @@ class SidecarReader:
     model_version: str = "fake-sidecar-1"
 
     @classmethod
-    def from_env(cls, limits: PhotoLimits = PhotoLimits()) -> SidecarReader:
+    def from_env(cls, limits: PhotoLimits = PhotoLimits(), model_threads: int | None = None) -> SidecarReader:
+        """`model_threads` is accepted as `ReaderFactory` asks; a sidecar reader runs no model."""
         return cls(limits=limits, delay_s=float(os.environ.get(FAKE_DELAY_ENV_VAR, "0") or 0))
 
     def read_file(self, path: str) -> PhotoResult:

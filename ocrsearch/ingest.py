@@ -20,7 +20,7 @@ from filelock import FileLock, Timeout
 from ocrsearch.config import DbLayout, IngestConfig
 from ocrsearch.imageio import file_sha256, is_candidate
 from ocrsearch.models import PHOTO_STATUS_INDEXED
-from ocrsearch.pipeline import PhotoResult, ReaderFactory, read_photo_files
+from ocrsearch.pipeline import PhotoResult, ReaderFactory, auto_workers, read_photo_files
 from ocrsearch.store import PhotoInput, Store
 
 
@@ -122,7 +122,8 @@ def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFac
 
         if on_start is not None:
             on_start(len(todo))
-        for result in read_photo_files(todo, make_reader, config.workers):
+        workers = config.workers or auto_workers(len(todo), config.auto_min_photos, config.auto_max_workers)
+        for result in read_photo_files(todo, make_reader, workers):
             if result.reading is not None and result.sha256 is not None:
                 store.put_reading(PhotoInput(result.path, result.sha256, result.size or 0, result.reading,
                                              result.model_version))

@@ -10,12 +10,14 @@ worker process here or on a distributed engine later. `PipelineReader` adds file
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import cv2
@@ -528,7 +530,10 @@ class PhotoFileReader(Protocol):
         ...
 
 
-ReaderFactory = Callable[[], PhotoFileReader]
+# Builds the reader: called with no argument in this process, and with `model_threads=1` in each
+# worker process of a parallel read (N workers each running one thread per core would fight over the
+# cores); a factory whose reader has no threads to set may ignore it.
+ReaderFactory = Callable[..., PhotoFileReader]
 
 
 class ReaderLoadError(Exception):
@@ -550,7 +555,10 @@ class PipelineReader:
     limits: PhotoLimits = field(default_factory=PhotoLimits)
 
     @classmethod
-    def load(cls, config: PipelineConfig = PipelineConfig()) -> PipelineReader:
+    def load(cls, config: PipelineConfig = PipelineConfig(), model_threads: int | None = None) -> PipelineReader:
+        """`model_threads`, when given, replaces the config's."""
+        if model_threads is not None:
+            config = replace(config, model_threads=model_threads)
         return cls(Pipeline.load(config), config.limits)
 
     @property
@@ -596,6 +604,16 @@ class PipelineReader:
                            model_version=self.model_version, seconds=time.perf_counter() - t0)
 
 
+def auto_workers(n_photos: int, min_photos: int, max_workers: int) -> int:
+    """Worker processes for reading `n_photos`: one per core this process may use (at most
+    `max_workers`) when there are at least `min_photos`, else 1 (starting a worker, which imports
+    and loads the models, costs more than it saves on a few photos)."""
+    if n_photos < min_photos:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, max_workers))
+
+
 def read_photo_files(paths: Sequence[str], make_reader: ReaderFactory, workers: int = 1) -> Iterator[PhotoResult]:
     """Read photos in this process (workers=1) or in `workers` processes; results come as they finish.
 
@@ -623,7 +641,7 @@ def _start_worker(make_reader: ReaderFactory) -> None:
     # An initializer that raises makes the pool respawn the worker forever: keep the error and
     # report it from the first task instead.
     try:
-        _worker_reader = build_reader(make_reader)
+        _worker_reader = build_reader(functools.partial(make_reader, model_threads=1))
     except ReaderLoadError as e:
         _worker_load_error = str(e)
         return

@@ -19,8 +19,8 @@ from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
-from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, drop_specks, fold_nested,
-                                fold_words, join_fragments, warp_word)
+from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, auto_workers, drop_specks,
+                                fold_nested, fold_words, join_fragments, warp_word)
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
@@ -305,7 +305,7 @@ def test_pipeline_times_its_stages() -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _sidecar_reader() -> SidecarReader:
+def _sidecar_reader(model_threads: int | None = None) -> SidecarReader:
     return SidecarReader()
 
 
@@ -451,6 +451,28 @@ def test_workers_give_the_same_result_as_one_process(photo_folder: Path, tmp_pat
     assert sorted(r1.indexed) == sorted(r2.indexed) and sorted(r1.failed) == sorted(r2.failed)
     for query in ("budget", "meeting", "roadmap"):
         assert _search(one, query) == _search(two, query)
+
+
+def _threads_reader(model_threads: int | None = None) -> SidecarReader:
+    """A sidecar reader that records, in its model version, the threads its factory was asked for."""
+    return SidecarReader(model_version=f"fake-threads-{model_threads}")
+
+
+def test_worker_processes_load_their_models_with_one_thread(photo_folder: Path, tmp_path: Path) -> None:
+    """Each worker asks its factory for one model thread; the one-process read keeps the default."""
+    one, two = DbLayout(tmp_path / "one"), DbLayout(tmp_path / "two")
+    ingest([photo_folder], one, _threads_reader, config=IngestConfig(workers=1))
+    ingest([photo_folder], two, _threads_reader, config=IngestConfig(workers=2))
+    with Store(one.sqlite_path) as store_one, Store(two.sqlite_path) as store_two:
+        assert set(store_one.stats().model_versions) == {"fake-threads-None"}
+        assert set(store_two.stats().model_versions) == {"fake-threads-1"}
+
+
+def test_auto_workers_reads_a_few_photos_in_process_and_many_on_every_core() -> None:
+    assert auto_workers(3, min_photos=8, max_workers=4) == 1
+    cores = len(os.sched_getaffinity(0))
+    assert auto_workers(8, min_photos=8, max_workers=4) == max(1, min(cores, 4))
+    assert auto_workers(500, min_photos=8, max_workers=1) == 1
 
 
 def test_second_concurrent_ingest_waits_then_stops_cleanly(photo_folder: Path, layout: DbLayout) -> None:
