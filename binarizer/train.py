@@ -12,7 +12,7 @@ import csv
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -37,6 +37,9 @@ class BinarizerTrainConfig:
     scale_range: tuple[float, float] = (0.35, 0.8)  # photo resize before cropping (working scales)
     work_side: int = 1280  # longest side the U-Net reads photos at; should match scale_range on typical photos
     init: Path | None = None  # start from these weights (their architecture replaces `model`)
+    # with `init`: the head stride to train (BinarizerModelConfig.head_stride; None: the init's). The
+    # init's weights that still fit are loaded; the new head starts from random weights.
+    head_stride: int | None = None
     lr: float = 2e-3
     weight_decay: float = 1e-4
     val_fraction: float = 0.1
@@ -45,6 +48,20 @@ class BinarizerTrainConfig:
     seed: int = 0
     threads: int = 2
     model: BinarizerModelConfig = field(default_factory=BinarizerModelConfig)
+
+
+def init_model(path: Path, head_stride: int | None = None) -> tuple[BinarizerNet, list[str]]:
+    """The network of checkpoint `path`, with another head stride if `head_stride` is given: every
+    weight of the checkpoint whose name and shape fit the new network is loaded. Returns the network
+    and the names of the parameters that start from random weights."""
+    model, _ = load_checkpoint(path)
+    if head_stride is None or head_stride == model.cfg.head_stride:
+        return model, []
+    adapted = BinarizerNet(replace(model.cfg, head_stride=head_stride))
+    state = adapted.state_dict()
+    fitting = {k: v for k, v in model.state_dict().items() if k in state and state[k].shape == v.shape}
+    adapted.load_state_dict(fitting, strict=False)
+    return adapted, [k for k in state if k not in fitting]
 
 
 def read_pages(data: Path) -> list[tuple[Path, Path]]:
@@ -149,7 +166,9 @@ def train(cfg: BinarizerTrainConfig, progress=None) -> dict[str, float]:
     val_dl = DataLoader(val_ds, batch_size=cfg.batch_size, num_workers=cfg.workers)
 
     if cfg.init is not None:
-        model, _ = load_checkpoint(Path(cfg.init))
+        model, new = init_model(Path(cfg.init), cfg.head_stride)
+        if new and progress:
+            progress(f"new (random) parameters: {', '.join(new)}")
         model.train()
         cfg.model = model.cfg  # config.json records the architecture that is trained
     else:

@@ -32,9 +32,9 @@ DETECTOR_HELP = ("ink (boxes from the ink map), kernel (the learned word-kernel 
                  "`read` keeps (both detectors folded, unreadable specks dropped; runs the recognizer too).")
 
 
-def _echo_step(row: tuple) -> None:
-    """Progress of the U-Net trainer (binarizer and kernel detector): step, losses, pixel F."""
-    typer.echo("step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4]))
+def _echo_step(row: tuple | str) -> None:
+    """Progress of the U-Net trainer (binarizer and kernel detector): step, losses, pixel F; or a note."""
+    typer.echo(row if isinstance(row, str) else "step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4]))
 
 
 def _pages(data: Path) -> list[dict]:
@@ -147,6 +147,9 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
                                             help="Start from these weights (fine-tuning; their architecture is kept)."),
         val_every: int = typer.Option(200),
         seed: int = typer.Option(0),
+        head_stride: Optional[int] = typer.Option(None, help="1, 2 or 4: the resolution below the input's at which the "
+                                                       "decoder stops and a sub-pixel head predicts (faster; "
+                                                       "default: 1, or the --init weights' own)."),
     ) -> None:
         """Train the binarizer U-Net; ship it by copying best.pt to binarizer/weights/binarizer.pt."""
         from binarizer.model import BinarizerModelConfig
@@ -159,8 +162,9 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         cfg = BinarizerTrainConfig(data=data, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
                                    val_every=min(val_every, steps), seed=seed, threads=threads,
                                    scale_range=(scale_min, scale_max), work_side=work_side, init=init,
+                                   head_stride=head_stride,
                                    model=BinarizerModelConfig(encoder=encoder, encoder_depth=encoder_depth,
-                                                              decoder_channels=channels))
+                                                              decoder_channels=channels, head_stride=head_stride or 1))
         best = train(cfg, progress=_echo_step)
         typer.echo(f"best: {best} -> {out / 'best.pt'}")
 
@@ -182,6 +186,9 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
                                                  "ink features transfer)."),
         val_every: int = typer.Option(300),
         seed: int = typer.Option(3),
+        head_stride: Optional[int] = typer.Option(None, help="1, 2 or 4: the resolution below the input's at which the "
+                                                       "decoder stops and a sub-pixel head predicts (faster; "
+                                                       "default: 1, or the --init weights' own)."),
     ) -> None:
         """Train the word-kernel detector (the U-Net of `--detector kernel` and `both`): each word quad of the
         sets is shrunk to a kernel mask (OUT/kernels/), and the binarizer's trainer learns those masks.
@@ -203,7 +210,8 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
         typer.echo(f"{pages} pages of word kernels in {kernels}")
         cfg = BinarizerTrainConfig(data=kernels, out=out, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
                                    val_every=min(val_every, steps), seed=seed, threads=threads,
-                                   scale_range=(scale_min, scale_max), work_side=work_side, init=start)
+                                   scale_range=(scale_min, scale_max), work_side=work_side, init=start,
+                                   head_stride=head_stride)
         best = train(cfg, progress=_echo_step)
         typer.echo(f"best: {best} -> {out / 'best.pt'}")
 

@@ -231,6 +231,34 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a if "running" not in k and "num_batches" not in k)
 
 
+@pytest.mark.parametrize("head_stride", [2, 4])
+def test_a_coarser_head_keeps_the_encoder_and_reads_at_full_size(tmp_path: Path, head_stride: int) -> None:
+    """--head-stride 2/4 from a stride-1 checkpoint: the encoder (and the decoder blocks kept) start from
+    its weights, only the new head is random; the map still comes out at the photo's size, through ONNX
+    as through torch."""
+    from binarizer.export import export_checkpoint
+    from binarizer.train import BinarizerTrainConfig, init_model, train
+
+    weights = _trained_checkpoint(tmp_path)
+    start = load_model(weights)
+    adapted, new = init_model(weights, head_stride)
+    assert adapted.cfg.head_stride == head_stride and new and all(k.startswith("unet.segmentation_head") for k in new)
+    a, b = start.state_dict(), adapted.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in b if k.startswith("unet.encoder"))
+    cfg = BinarizerTrainConfig(data=tmp_path / "data", out=tmp_path / "hs", steps=2, batch_size=2, crop=96,
+                               scale_range=(0.5, 0.8), val_every=2, init=weights, head_stride=head_stride)
+    train(cfg)
+    tuned = tmp_path / "hs" / "best.pt"
+    assert load_model(tuned).cfg.head_stride == head_stride
+    _, worst, _ = export_checkpoint(tuned)
+    assert worst < 1e-3
+    rgb, _ = synthetic_page(250, 330)
+    with_onnx, with_torch = Binarizer.load(tuned), Binarizer.load(tuned, backend="torch")
+    assert with_onnx.backend == "onnx"
+    assert with_onnx(rgb).shape == with_torch(rgb).shape == rgb.shape[:2]
+    assert np.abs(with_onnx(rgb) - with_torch(rgb)).max() < 1e-3
+
+
 def test_int8_export_is_checked_and_named(tmp_path: Path) -> None:
     """`export binarizer --calibration` quantizes and checks the int8 ink masks against the float ones:
     below the required agreement nothing is written; the version names an int8 export, so stored
