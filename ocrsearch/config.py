@@ -52,7 +52,9 @@ class PipelineConfig:
     # way: val missed 318 queries of 3057 at 960 against 330 at 1280 (768: 344, 640: 358 with
     # `fold_same_iou` 0.7), tune native R@10 (score.py) 0.731 at 960 against 0.742 at 1280; 960 costs
     # ~0.1 s less per photo. Kernel words repeating an ink box are read unless IoU >= 0.85 (val at
-    # 960: 0.5 missed 341, 0.7: 334, 0.85: 318, every one: 316)
+    # 960: 0.5 missed 341, 0.7: 334, 0.85: 318, every one: 316). Re-checked with the quarter-resolution
+    # kernel net and the stage-4 binarizer (2026-12-07): val2+val3+tune pooled, 937 of 4555 missed at 960,
+    # 940 at 1280 (detector/weights/README.md)
     fold_kernel_side: int | None = 960
     fold_inside: float = 0.5
     fold_same_iou: float = 0.85
