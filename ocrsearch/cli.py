@@ -334,17 +334,18 @@ def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
          recognizer_backend: RecognizerBackendOption = "auto",
          binarizer: BinarizerOption = "unet",
          detector: DetectorOption = PipelineConfig.detector,
-         full_resolution: FullResolutionOption = False) -> None:
-    """Read the words on photos (boxes in pixels of the upright photo)."""
-    from ocrsearch.pipeline import ReaderLoadError, build_reader
+         full_resolution: FullResolutionOption = False,
+         workers: Annotated[int, typer.Option("--workers", min=0, help="Photos read in parallel processes (0: one "
+                                              "per core for 8 or more photos).")] = IngestConfig.workers) -> None:
+    """Read the words on photos (boxes in pixels of the upright photo), printed in the order given."""
+    from ocrsearch.pipeline import ReaderLoadError, auto_workers, read_photo_files
     config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer, detector)
-    try:
-        reader = build_reader(_reader_factory(config))
-    except ReaderLoadError as e:
-        _fail(str(e))
+    defaults = IngestConfig()  # the same rule as ingest's for starting worker processes
+    workers = workers or auto_workers(len(photos), defaults.auto_min_photos, defaults.auto_max_workers)
     failed = 0
     try:
-        for photo, result in zip(photos, reader.read_files([str(p) for p in photos])):
+        results = read_photo_files([str(p) for p in photos], _reader_factory(config), workers, ordered=True)
+        for photo, result in zip(photos, results):
             if result.reading is None:
                 _report_error(str(photo), result.error or "unknown error")
                 failed += 1

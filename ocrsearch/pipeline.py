@@ -614,8 +614,10 @@ def auto_workers(n_photos: int, min_photos: int, max_workers: int) -> int:
     return max(1, min(cores, max_workers))
 
 
-def read_photo_files(paths: Sequence[str], make_reader: ReaderFactory, workers: int = 1) -> Iterator[PhotoResult]:
-    """Read photos in this process (workers=1) or in `workers` processes; results come as they finish.
+def read_photo_files(paths: Sequence[str], make_reader: ReaderFactory, workers: int = 1,
+                     ordered: bool = False) -> Iterator[PhotoResult]:
+    """Read photos in this process (workers=1) or in `workers` processes; results come as they finish,
+    or in the order of `paths` with `ordered`.
 
     The reader is built lazily, so a run with nothing to read never loads the models.
     """
@@ -627,7 +629,7 @@ def read_photo_files(paths: Sequence[str], make_reader: ReaderFactory, workers: 
     # spawn, not fork: forking a process that has started torch's thread pools can deadlock
     context = multiprocessing.get_context("spawn")
     with context.Pool(min(workers, len(paths)), initializer=_start_worker, initargs=(make_reader,)) as pool:
-        yield from pool.imap_unordered(_read_in_worker, paths, chunksize=1)
+        yield from (pool.imap if ordered else pool.imap_unordered)(_read_in_worker, paths, chunksize=1)
 
 
 # Pool initializers can only hand state to their tasks through the worker's module globals; these

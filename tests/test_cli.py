@@ -107,6 +107,20 @@ def test_read_json_is_one_object_per_photo(tmp_path: Path, make_photo, fake_mode
     assert objects[1]["words"] == []
 
 
+def test_read_in_worker_processes_prints_in_the_order_given(tmp_path: Path, make_photo, fake_models) -> None:
+    """`read --workers 2` reads in two processes and still prints one object per photo, in order."""
+    photos = [make_photo(tmp_path / f"p{i}.jpg", [f"word{i}"], seed=i) for i in range(6)]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+
+    result = invoke("read", *photos[:3], bad, *photos[3:], "--json", "--workers", "2")
+
+    assert result.exit_code == 1 and result.stderr.strip() == f"{bad}: empty file (0 bytes)"
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["image"] for o in objects] == [str(p) for p in photos]
+    assert [[w["text"] for w in o["words"]] for o in objects] == [[f"word{i}"] for i in range(6)]
+
+
 def test_read_reports_bad_photos_and_exits_1(tmp_path: Path, make_photo, fake_models) -> None:
     """A photo that cannot be read is a `path: reason` line on stderr; the others are still printed."""
     good = make_photo(tmp_path / "good.jpg", ["fine"])
