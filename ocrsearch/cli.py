@@ -340,8 +340,7 @@ def read(photos: Annotated[list[Path], typer.Argument(help="Photos to read.")],
     """Read the words on photos (boxes in pixels of the upright photo), printed in the order given."""
     from ocrsearch.pipeline import ReaderLoadError, auto_workers, read_photo_files
     config = _pipeline_config(decoder, recognizer_weights, full_resolution, recognizer_backend, binarizer, detector)
-    defaults = IngestConfig()  # the same rule as ingest's for starting worker processes
-    workers = workers or auto_workers(len(photos), defaults.auto_min_photos, defaults.auto_max_workers)
+    workers = auto_workers(len(photos), IngestConfig(workers=workers))  # the same rule as ingest's
     failed = 0
     try:
         results = read_photo_files([str(p) for p in photos], _reader_factory(config), workers, ordered=True)

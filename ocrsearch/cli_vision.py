@@ -32,6 +32,10 @@ DETECTOR_HELP = ("ink (boxes from the ink map), kernel (the learned word-kernel 
                  "`read` keeps (both detectors folded, unreadable specks dropped; runs the recognizer too).")
 
 
+HEAD_STRIDE_HELP = ("1, 2 or 4: the resolution below the input's at which the decoder stops and a sub-pixel head "
+                    "predicts (faster; default: 1, or the --init weights' own).")
+
+
 def _echo_step(row: tuple | str) -> None:
     """Progress of the U-Net trainer (binarizer and kernel detector): step, losses, pixel F; or a note."""
     typer.echo(row if isinstance(row, str) else "step {} train {:.4f} val {:.4f} F {:.2f}".format(*row[:4]))
@@ -147,9 +151,7 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
                                             help="Start from these weights (fine-tuning; their architecture is kept)."),
         val_every: int = typer.Option(200),
         seed: int = typer.Option(0),
-        head_stride: Optional[int] = typer.Option(None, help="1, 2 or 4: the resolution below the input's at which the "
-                                                       "decoder stops and a sub-pixel head predicts (faster; "
-                                                       "default: 1, or the --init weights' own)."),
+        head_stride: Optional[int] = typer.Option(None, help=HEAD_STRIDE_HELP),
     ) -> None:
         """Train the binarizer U-Net; ship it by copying best.pt to binarizer/weights/binarizer.pt."""
         from binarizer.model import BinarizerModelConfig
@@ -186,9 +188,7 @@ def register_vision_commands(app: typer.Typer, train_app: typer.Typer, eval_app:
                                                  "ink features transfer)."),
         val_every: int = typer.Option(300),
         seed: int = typer.Option(3),
-        head_stride: Optional[int] = typer.Option(None, help="1, 2 or 4: the resolution below the input's at which the "
-                                                       "decoder stops and a sub-pixel head predicts (faster; "
-                                                       "default: 1, or the --init weights' own)."),
+        head_stride: Optional[int] = typer.Option(None, help=HEAD_STRIDE_HELP),
     ) -> None:
         """Train the word-kernel detector (the U-Net of `--detector kernel` and `both`): each word quad of the
         sets is shrunk to a kernel mask (OUT/kernels/), and the binarizer's trainer learns those masks.

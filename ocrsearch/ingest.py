@@ -122,8 +122,7 @@ def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFac
 
         if on_start is not None:
             on_start(len(todo))
-        workers = config.workers or auto_workers(len(todo), config.auto_min_photos, config.auto_max_workers)
-        for result in read_photo_files(todo, make_reader, workers):
+        for result in read_photo_files(todo, make_reader, auto_workers(len(todo), config)):
             if result.reading is not None and result.sha256 is not None:
                 store.put_reading(PhotoInput(result.path, result.sha256, result.size or 0, result.reading,
                                              result.model_version))

@@ -23,7 +23,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ocrsearch.config import PhotoLimits, PipelineConfig
+from ocrsearch.config import IngestConfig, PhotoLimits, PipelineConfig
 from ocrsearch.imageio import LoadedPhoto, PhotoError, read_photo
 from ocrsearch.types import Detection, PageReading, Reading, Word
 
@@ -604,14 +604,17 @@ class PipelineReader:
                            model_version=self.model_version, seconds=time.perf_counter() - t0)
 
 
-def auto_workers(n_photos: int, min_photos: int, max_workers: int) -> int:
-    """Worker processes for reading `n_photos`: one per core this process may use (at most
-    `max_workers`) when there are at least `min_photos`, else 1 (starting a worker, which imports
-    and loads the models, costs more than it saves on a few photos)."""
-    if n_photos < min_photos:
+def auto_workers(n_photos: int, config: IngestConfig) -> int:
+    """Worker processes for reading `n_photos`: `config.workers` when set; else one per core this
+    process may use (at most `config.auto_max_workers`) when there are at least
+    `config.auto_min_photos`, else 1 (starting a worker, which imports and loads the models, costs
+    more than it saves on a few photos)."""
+    if config.workers:
+        return config.workers
+    if n_photos < config.auto_min_photos:
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, max_workers))
+    return max(1, min(cores, config.auto_max_workers))
 
 
 def read_photo_files(paths: Sequence[str], make_reader: ReaderFactory, workers: int = 1,

@@ -469,10 +469,11 @@ def test_worker_processes_load_their_models_with_one_thread(photo_folder: Path, 
 
 
 def test_auto_workers_reads_a_few_photos_in_process_and_many_on_every_core() -> None:
-    assert auto_workers(3, min_photos=8, max_workers=4) == 1
+    assert auto_workers(3, IngestConfig(auto_min_photos=8, auto_max_workers=4)) == 1
     cores = len(os.sched_getaffinity(0))
-    assert auto_workers(8, min_photos=8, max_workers=4) == max(1, min(cores, 4))
-    assert auto_workers(500, min_photos=8, max_workers=1) == 1
+    assert auto_workers(8, IngestConfig(auto_min_photos=8, auto_max_workers=4)) == max(1, min(cores, 4))
+    assert auto_workers(500, IngestConfig(auto_min_photos=8, auto_max_workers=1)) == 1
+    assert auto_workers(3, IngestConfig(workers=2)) == 2  # a count asked for is kept
 
 
 def test_second_concurrent_ingest_waits_then_stops_cleanly(photo_folder: Path, layout: DbLayout) -> None:
