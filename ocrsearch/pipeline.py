@@ -11,6 +11,7 @@ worker process here or on a distributed engine later. `PipelineReader` adds file
 from __future__ import annotations
 
 import functools
+import math
 import multiprocessing
 import os
 import sys
@@ -200,6 +201,10 @@ class Pipeline:
                                self.config.fold_inside, self.config.fold_min_chars, self.config.fold_split_below,
                                self.config.fold_swap_iou, self.config.fold_split_by_mean,
                                self.config.fold_split_cover)
+        if self.config.split_min_gain > 0:
+            from recognizer.lm import load_vocabulary
+
+            words = join_split_words(words, load_vocabulary(), self.config.split_min_gain, self.config.split_max_gap)
         join_fragments(words, self.config.join_max_fragment_chars, self.config.join_max_gap)
         words = drop_specks(words, self.config.speck_inside, self.config.speck_below,
                             self.config.short_max_chars, self.config.short_below)
@@ -424,6 +429,75 @@ def join_fragments(words: list[Word], max_chars: int, max_gap: float) -> None:
         joined = fragment.text + word.text if left else word.text + fragment.text
         if joined not in (alt for alt, _ in word.alternates):
             word.alternates.append((joined, fragment.confidence * word.confidence))
+
+
+class WordFrequencies(Protocol):
+    def frequency(self, word: str) -> float | None: ...
+
+
+def join_split_words(words: list[Word], vocabulary: WordFrequencies, min_gain: float, max_gap: float,
+                     floor: float = 1e-8, max_pieces: int = 3) -> list[Word]:
+    """The words with each word the detector cut in two joined again, left to right along each line.
+
+    Two or more readings (at most `max_pieces`) side by side on a line, each at most `max_gap` word
+    heights from the next, are one word when the joined text is in `vocabulary` and
+    `ln f(joined) - sum of ln f(piece) >= min_gain` (a piece outside the vocabulary counts as
+    frequency `floor`). The test is on the letters alone: a piece with a digit, or punctuation
+    between pieces ("TO." + "GETHER"), is never joined."""
+    if min_gain <= 0:
+        return words
+    from recognizer.lm import token_core
+
+    def log_frequency(core: str) -> float:
+        return math.log(vocabulary.frequency(core) or floor)
+
+    def right_neighbour(left: Word, candidates: list[Word]) -> Word | None:
+        lx0, ly0, lx1, ly1 = left.box
+        best: tuple[float, Word] | None = None
+        for word in candidates:
+            if word is left:
+                continue
+            x0, y0, x1, y1 = word.box
+            if min(y1, ly1) - max(y0, ly0) < 0.5 * min(y1 - y0, ly1 - ly0):
+                continue  # not on one line
+            if (x0 + x1) / 2 <= (lx0 + lx1) / 2:
+                continue  # not to the right
+            gap = x0 - lx1
+            height = max(y1 - y0, ly1 - ly0, 1)
+            if -0.2 * height <= gap <= max_gap * height and (best is None or gap < best[0]):
+                best = (gap, word)
+        return None if best is None else best[1]
+
+    def join(pieces: list[Word]) -> Word | None:
+        text = "".join(w.text for w in pieces)
+        cores = [token_core(w.text) for w in pieces]
+        core = token_core(text)
+        if not (all(c.isalpha() for c in cores) and core == "".join(cores)) or vocabulary.frequency(core) is None:
+            return None
+        if log_frequency(core) - sum(log_frequency(c) for c in cores) < min_gain:
+            return None
+        x0, y0 = min(w.box[0] for w in pieces), min(w.box[1] for w in pieces)
+        x1, y1 = max(w.box[2] for w in pieces), max(w.box[3] for w in pieces)
+        # the first piece's left edge and the last piece's right edge (quads run clockwise from top-left)
+        quad = [pieces[0].quad[0], pieces[-1].quad[1], pieces[-1].quad[2], pieces[0].quad[3]]
+        return Word(text=text, confidence=min(w.confidence for w in pieces), box=(x0, y0, x1, y1), quad=quad)
+
+    words = list(words)
+    joined_any = True
+    while joined_any:
+        joined_any = False
+        for first in sorted(words, key=lambda w: w.box[0]):
+            pieces = [first]
+            while len(pieces) < max_pieces and (following := right_neighbour(pieces[-1], words)) is not None:
+                pieces.append(following)
+                word = join(pieces)
+                if word is not None:
+                    words = [w for w in words if all(w is not p for p in pieces)] + [word]
+                    joined_any = True
+                    break
+            if joined_any:
+                break
+    return words
 
 
 def drop_specks(words: list[Word], inside: float, below: float, short_chars: int = 0, short_below: float = 0.0) -> list[Word]:

@@ -108,7 +108,8 @@ def _read_vocabulary(path: Path, size: int) -> Vocabulary | None:
 
 
 @lru_cache(maxsize=4)
-def _vocabulary(size: int) -> Vocabulary:
+def load_vocabulary(size: int = 100_000) -> Vocabulary:
+    """The English vocabulary with word frequencies (the shipped file; wordfreq if it is absent)."""
     shipped = _read_vocabulary(VOCABULARY_FILE, size)
     if shipped is not None:
         return shipped
@@ -123,7 +124,7 @@ def token_core(token: str) -> str:
 class WordFrequencyLM(AbstractLanguageModel):
     def __init__(self, cfg: WordLMConfig = WordLMConfig()):
         self.cfg = cfg
-        self.vocabulary = _vocabulary(cfg.vocabulary_size)
+        self.vocabulary = load_vocabulary(cfg.vocabulary_size)
 
     @property
     def order(self) -> int:

@@ -20,10 +20,11 @@ from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
 from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, auto_workers, drop_specks,
-                                fold_nested, fold_words, join_fragments, warp_word)
+                                fold_nested, fold_words, join_fragments, join_split_words, warp_word)
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
+from recognizer.lm import Vocabulary
 
 # ----------------------------------------------------------------------------------------------
 # Pipeline with fake stages
@@ -585,6 +586,30 @@ def test_split_off_letters_are_joined_as_alternates() -> None:
     assert alternates["faraway"] == [] and alternates["e"] == [] and alternates["a"] == []
     join_fragments(words, max_chars=2, max_gap=0.6)  # idempotent
     assert len(alternates["mphasised"]) == 1
+
+
+def test_a_word_cut_in_two_is_joined_when_the_whole_is_a_likelier_word() -> None:
+    """Pieces side by side whose joined letters make a word far likelier than the pieces as words
+    become one word, three pieces too; two real words ("in" "to"), pieces too far apart, on
+    another line, or with punctuation between stay apart."""
+    vocabulary = Vocabulary.from_frequencies({"together": 3e-4, "to": 0.027, "in": 0.019, "into": 1.3e-3,
+                                              "termination": 5e-6, "ation": 1e-7, "her": 2e-3})
+    words = [
+        _word("TO", (100, 10, 160, 50), 0.95), _word("GETHER", (172, 8, 360, 50), 0.9),
+        _word("in", (500, 10, 540, 50)), _word("to", (552, 10, 590, 50)),
+        _word("TER", (100, 110, 190, 150), 0.8), _word("MIN", (200, 110, 290, 150)), _word("ATION", (298, 110, 450, 150)),
+        _word("to", (600, 110, 640, 150)), _word("gether", (700, 110, 860, 150)),  # 60 px apart > 0.6 x 40
+        _word("TO.", (100, 210, 160, 250)), _word("GETHER", (172, 210, 360, 250)),
+        _word("TO", (100, 310, 160, 350)), _word("GETHER", (172, 360, 360, 400)),  # the line below
+    ]
+    joined = join_split_words(words, vocabulary, min_gain=7.0, max_gap=0.6)
+    texts = sorted(w.text for w in joined)
+    assert texts == sorted(["TOGETHER", "in", "to", "TERMINATION", "to", "gether", "TO.", "GETHER", "TO", "GETHER"])
+    together = next(w for w in joined if w.text == "TOGETHER")
+    assert together.box == (100, 8, 360, 50) and together.confidence == pytest.approx(0.9)
+    assert together.quad == [[100, 10], [360, 8], [360, 50], [100, 50]]
+    assert next(w for w in joined if w.text == "TERMINATION").confidence == pytest.approx(0.8)
+    assert join_split_words(words, vocabulary, min_gain=0, max_gap=0.6) == words  # off
 
 
 def test_single_letters_inside_a_word_or_read_unsure_are_dropped_as_specks() -> None:
