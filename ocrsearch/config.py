@@ -125,7 +125,9 @@ class PipelineConfig:
     # (0: tight to the quad), and that reading joins its alternates: on our val pages it cut the
     # queries search missed from 443 to 393 of 2921 at the same false-hit rate on absent words
     # (6.6%), for 15% more database and ~15% more ingest time (bench/search_misses.py). 0 turns it off.
-    reread_below: float = 0.6
+    # 0.6 -> 0.8 (2026-12-07; stanford1905 tune + val2 + val3, 4,555 queries): 937 -> 928 missed, false
+    # hits 7.9% -> 7.8%, database 2.66 -> 2.72 MB; 1.0 (every word): 927, 7.9%, 2.82 MB
+    reread_below: float = 0.8
     reread_margin: float = 0.0
     # A reading of at most one letter or digit is dropped when it lies at least `speck_inside` of its
     # area within a larger word (a letter of that word read again; 0: never) or was read with
@@ -142,8 +144,12 @@ class PipelineConfig:
     # stroke read as "To" or "S2". Chosen on our val2 + val3 pages: word F1 0.914 -> 0.918 with
     # bag-of-words unchanged (0.808); 0.5 gave F1 0.922 but cost bag-of-words there (0.807) and on
     # synth-dev (0.897).
+    # 0.4 -> 0.25 (2026-12-07, with reread_below 0.8): search on stanford1905 tune + val2 + val3 misses
+    # 913 queries of 4,555 instead of 928 (the same as with no short-word filter at all), false hits
+    # on absent words 7.8% either way; bench/page_variants.py on the same sets: bag-of-words recall
+    # 0.7091 -> 0.7117, precision 0.6364 -> 0.6268, word F1 (val2+val3) 0.8831 either way.
     short_max_chars: int = 2
-    short_below: float = 0.4
+    short_below: float = 0.25
     # A word lying at least this share of its area within a larger word read at least as surely is
     # folded into that word's alternates (0: never). score.py, val2 / val3 word F1 0.905 / 0.912 ->
     # 0.910 / 0.918, bag-of-words 0.840 / 0.808 -> 0.840 / 0.807, native R@10 0.909 / 0.914 ->
