@@ -3,10 +3,10 @@
 For each set (a `pages.jsonl` folder such as `cache/pages-bin-val2`), the photos are ingested into
 a temporary database; then every distinct word of each page (ocrsearch's own tokens) is searched
 for, and a query counts as missed when its page is not in the top 10. False hits: frequent English
-words (5+ letters, from `wordfreq`) written on none of the photos, each searched for in each set;
-a false hit is a query that returns any photo. Pipeline settings differ by `--variant FIELD=VALUE`
-(PipelineConfig fields) and `--search FIELD=VALUE` (SearchConfig fields, measured on the same
-databases), to measure a change against the default in one run:
+words (5+ letters unless `--absent-letters` says otherwise, from `wordfreq`) written on none of the
+photos, each searched for in each set; a false hit is a query that returns any photo. Pipeline
+settings differ by `--variant FIELD=VALUE` (PipelineConfig fields) and `--search FIELD=VALUE`
+(SearchConfig fields, measured on the same databases), to measure a change against the default in one run:
 
     python bench/search_misses.py --data cache/pages-bin-val2,cache/pages-bin-val3 \
         --variant reread_below=0 --variant default
@@ -135,12 +135,18 @@ def main() -> None:
                         help="'default' or FIELD=VALUE[,FIELD=VALUE] of SearchConfig, each measured on every "
                              "variant's database; repeatable")
     parser.add_argument("--absent", type=int, default=400, help="absent-word queries per set")
+    parser.add_argument("--absent-letters", default="5-",
+                        help="lengths of the absent words: N-M, N- (N or more) or N; short words have more "
+                             "near spellings written on the photos, so fuzzy settings for them want 4 or 3-4")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--misses", type=Path, default=None, help="write the missed queries here (JSON lines)")
     args = parser.parse_args()
     sets = [Path(p) for p in args.data.split(",")]
     written = set().union(*(t for s in sets for t in page_words(s).values()))
-    candidates = [w for w in top_n_list("en", 20000)[2000:] if w.isalpha() and len(w) >= 5 and w not in written]
+    low, _, high = args.absent_letters.partition("-")
+    shortest, longest = int(low), (int(high) if high else 99) if "-" in args.absent_letters else int(low)
+    candidates = [w for w in top_n_list("en", 20000)[2000:]
+                  if w.isalpha() and shortest <= len(w) <= longest and w not in written]
     absent = random.Random(args.seed).sample(candidates, args.absent)
     with tempfile.TemporaryDirectory(prefix="search-misses-") as tmp:
         searches = {text: parse_variant(text, SearchConfig()) for text in args.search or ["default"]}
