@@ -95,7 +95,7 @@ class Recognizer:
         if backend != "torch" and onnx_path.exists():
             forward = _onnx_forward(onnx_path, path, strict=backend == "onnx", threads=threads)
             if forward is not None:
-                return cls(forward, cfg, forward.version)
+                return cls(forward, cfg, forward.version).with_decoder_ready()
         if backend == "onnx" or path.suffix == ".onnx":
             raise FileNotFoundError(f"{onnx_path}: recognizer ONNX export not found (make it with `ocrsearch export recognizer`)")
         if not path.exists():
@@ -103,13 +103,18 @@ class Recognizer:
         from recognizer.torch_forward import load_checkpoint
 
         model, version = load_checkpoint(path)
-        return cls(model, cfg, version)
+        return cls(model, cfg, version).with_decoder_ready()
+
+    def with_decoder_ready(self) -> Recognizer:
+        """Builds the beam decoder now (reading the LM vocabulary, ~50 ms) rather than at the first
+        crop: a recognizer loading in a background thread then pays for it off the photo's path."""
+        if self.cfg.decoder == "beam" and self._beam is None:
+            self._beam = BeamDecoder(self.cfg.beam)
+        return self
 
     def decode(self, log_probs: np.ndarray, lengths: np.ndarray) -> list[Reading]:
         if self.cfg.decoder == "beam":
-            if self._beam is None:
-                self._beam = BeamDecoder(self.cfg.beam)
-            return self._beam.decode(log_probs, lengths)
+            return self.with_decoder_ready()._beam.decode(log_probs, lengths)
         return greedy_decode(log_probs, lengths)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
