@@ -6,7 +6,8 @@ for, and a query counts as missed when its page is not in the top 10. False hits
 words (5+ letters unless `--absent-letters` says otherwise, from `wordfreq`) written on none of the
 photos, each searched for in each set; a false hit is a query that returns any photo. Pipeline
 settings differ by `--variant FIELD=VALUE` (PipelineConfig fields) and `--search FIELD=VALUE`
-(SearchConfig fields, measured on the same databases), to measure a change against the default in one run:
+(SearchConfig fields, measured on the same databases), to measure a change against the default in
+one run:
 
     python bench/search_misses.py --data cache/pages-bin-val2,cache/pages-bin-val3 \
         --variant reread_below=0 --variant default
@@ -143,8 +144,8 @@ def main() -> None:
     args = parser.parse_args()
     sets = [Path(p) for p in args.data.split(",")]
     written = set().union(*(t for s in sets for t in page_words(s).values()))
-    low, _, high = args.absent_letters.partition("-")
-    shortest, longest = int(low), (int(high) if high else 99) if "-" in args.absent_letters else int(low)
+    low, dash, high = args.absent_letters.partition("-")
+    shortest, longest = int(low), int(high) if high else (99 if dash else int(low))
     candidates = [w for w in top_n_list("en", 20000)[2000:]
                   if w.isalpha() and shortest <= len(w) <= longest and w not in written]
     absent = random.Random(args.seed).sample(candidates, args.absent)

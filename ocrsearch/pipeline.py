@@ -400,6 +400,11 @@ def words_from(detections: Sequence[Detection], readings: Sequence[Reading], wid
     return words
 
 
+def on_one_line(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether boxes `a` and `b` overlap vertically by at least half the lower one's height."""
+    return min(a[3], b[3]) - max(a[1], b[1]) >= 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
 def join_fragments(words: list[Word], max_chars: int, max_gap: float) -> None:
     """Each short reading (at most `max_chars` characters) beside a word on its line, at most
     `max_gap` word heights away, adds the two joined as an alternate of that word (in place): a
@@ -417,8 +422,8 @@ def join_fragments(words: list[Word], max_chars: int, max_gap: float) -> None:
                 continue
             x0, y0, x1, y1 = word.box
             height = max(y1 - y0, fy1 - fy0, 1)
-            if min(y1, fy1) - max(y0, fy0) < 0.5 * min(y1 - y0, fy1 - fy0):
-                continue  # not on one line
+            if not on_one_line(word.box, fragment.box):
+                continue
             left = fx1 <= (x0 + x1) / 2
             gap = (x0 - fx1) if left else (fx0 - x1)
             if -0.2 * height <= gap <= max_gap * height and (best is None or gap < best[0]):
@@ -458,8 +463,8 @@ def join_split_words(words: list[Word], vocabulary: WordFrequencies, min_gain: f
             if word is left:
                 continue
             x0, y0, x1, y1 = word.box
-            if min(y1, ly1) - max(y0, ly0) < 0.5 * min(y1 - y0, ly1 - ly0):
-                continue  # not on one line
+            if not on_one_line(word.box, left.box):
+                continue
             if (x0 + x1) / 2 <= (lx0 + lx1) / 2:
                 continue  # not to the right
             gap = x0 - lx1
@@ -482,21 +487,20 @@ def join_split_words(words: list[Word], vocabulary: WordFrequencies, min_gain: f
         quad = [pieces[0].quad[0], pieces[-1].quad[1], pieces[-1].quad[2], pieces[0].quad[3]]
         return Word(text=text, confidence=min(w.confidence for w in pieces), box=(x0, y0, x1, y1), quad=quad)
 
-    words = list(words)
-    joined_any = True
-    while joined_any:
-        joined_any = False
+    def first_join(words: list[Word]) -> tuple[list[Word], Word] | None:
+        """The leftmost run of pieces that joins, and the word it makes."""
         for first in sorted(words, key=lambda w: w.box[0]):
             pieces = [first]
             while len(pieces) < max_pieces and (following := right_neighbour(pieces[-1], words)) is not None:
                 pieces.append(following)
-                word = join(pieces)
-                if word is not None:
-                    words = [w for w in words if all(w is not p for p in pieces)] + [word]
-                    joined_any = True
-                    break
-            if joined_any:
-                break
+                if (word := join(pieces)) is not None:
+                    return pieces, word
+        return None
+
+    words = list(words)
+    while (found := first_join(words)) is not None:
+        pieces, word = found
+        words = [w for w in words if all(w is not p for p in pieces)] + [word]
     return words
 
 
