@@ -65,7 +65,9 @@ def parse_variant(text: str, config=PipelineConfig()):
         if name not in fields:
             raise SystemExit(f"unknown {type(config).__name__} field {name!r}")
         current = getattr(config, name)
-        if isinstance(current, bool):
+        if isinstance(current, tuple):
+            changes[name] = tuple(float(v) for v in value.split(";") if v)
+        elif isinstance(current, bool):
             changes[name] = value.lower() in ("1", "true", "yes")
         else:
             changes[name] = type(current)(value) if current is not None else number_or_text(value)

@@ -129,6 +129,17 @@ class PipelineConfig:
     # hits 7.9% -> 7.8%, database 2.66 -> 2.72 MB; 1.0 (every word): 927, 7.9%, 2.82 MB
     reread_below: float = 0.8
     reread_margin: float = 0.0
+    # A word read with less confidence than `shear_below` is also read from its crop slanted by each
+    # of `reread_shears` (x word height, + leans it right; pipeline.shear_crop), and those readings join
+    # its alternates too: cursive hands lean, and a slant the recognizer reads better is another
+    # chance for search. () turns it off. bench/search_misses.py on stanford1905 tune + our val2 + val3
+    # pages (4,491 queries; false hits on 1,200 absent 5+ letter words), 2026-12-07:
+    # off 746 missed / 8.6%, handwritten lines of tune 471 of 847 found, 87.8 s;
+    # +-0.15 below 0.8: 712 / 9.6%, 493, 127 s; below 0.65: 715 / 9.5%; below 0.5: 716 / 9.3%, 493,
+    # 115 s; below 0.35: 729 / 9.1%, 482; +0.15 alone 730, -0.15 alone 727; +-0.1 722; +-0.25 721;
+    # +-0.12 and +-0.25 (four) 704 / 10.8%. Stretching the crop 1.3x or 0.8x instead: 736 / 734.
+    reread_shears: tuple[float, ...] = (0.15, -0.15)
+    shear_below: float = 0.5
     # A reading of at most one letter or digit is dropped when it lies at least `speck_inside` of its
     # area within a larger word (a letter of that word read again; 0: never) or was read with
     # confidence under `speck_below` (a speck or a stroke of a doodle; 0: never). score.py on our

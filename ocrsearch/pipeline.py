@@ -182,7 +182,7 @@ class Pipeline:
         if len(all_readings) != len(crops) + len(other_crops):
             raise RuntimeError(f"recognizer returned {len(all_readings)} readings for {len(crops) + len(other_crops)} crops")
         readings, other_readings = all_readings[:len(crops)], all_readings[len(crops):]
-        readings = self._reread_unsure(rgb, kept, readings)
+        readings = self._reread_unsure(rgb, kept, readings, crops)
         t4 = time.perf_counter()
 
         times.binarize_s += t1 - t0
@@ -234,7 +234,7 @@ class Pipeline:
         return [o for o in others if max((box_iou(o.box, b) for b in boxes), default=0.0) < self.config.fold_same_iou]
 
     def _reread_unsure(self, rgb: np.ndarray, detections: Sequence[Detection],
-                       readings: list[Reading]) -> list[Reading]:
+                       readings: list[Reading], crops: Sequence[np.ndarray]) -> list[Reading]:
         """Readings below `reread_below` confidence, read once more from a crop cut with
         `reread_margin`: what the second crop reads (and its alternates) joins the first reading's
         alternates, so search finds the word under either reading. The 1-best text stays the first
@@ -246,12 +246,14 @@ class Pipeline:
         unsure = [i for i, r in enumerate(readings) if r.confidence < cfg.reread_below]
         again = [(i, warp_word(rgb, detections[i].quad, cfg.reread_margin, cfg.min_crop_side)) for i in unsure]
         again = [(i, crop) for i, crop in again if crop is not None]
+        for shear in cfg.reread_shears:
+            again += [(i, shear_crop(crops[i], shear)) for i in unsure if readings[i].confidence < cfg.shear_below]
         if not again:
             return readings
         second = self.recognizer.recognize([crop for _, crop in again])
         out = list(readings)
         for (i, _), reread in zip(again, second):
-            out[i] = merged_reading(readings[i], reread)
+            out[i] = merged_reading(out[i], reread)
         return out
 
 
@@ -574,6 +576,17 @@ def warp_word(rgb: np.ndarray, quad: np.ndarray, margin: float, min_side: int) -
     dst = np.array([[0, 0], [out_w - 1, 0], [out_w - 1, out_h - 1], [0, out_h - 1]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(rgb, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def shear_crop(crop: np.ndarray, shear: float) -> np.ndarray:
+    """`crop` slanted by `shear` (its top row moved `shear` x height to the right, the bottom row
+    kept), on a canvas widened to hold it, the new corners filled with the crop's median colour."""
+    height, width = crop.shape[:2]
+    shift = abs(shear) * height
+    matrix = np.float32([[1, -shear, shear * height if shear > 0 else 0.0], [0, 1, 0]])
+    fill = tuple(float(v) for v in np.median(crop.reshape(-1, crop.shape[2] if crop.ndim == 3 else 1), axis=0))
+    return cv2.warpAffine(crop, matrix, (int(round(width + shift)), height), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
 from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, auto_workers, drop_specks,
-                                fold_nested, fold_words, join_fragments, join_split_words, warp_word)
+                                fold_nested, fold_words, join_fragments, join_split_words, shear_crop,
+                                warp_word)
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
@@ -130,7 +131,7 @@ def test_unsure_words_are_read_again_from_a_tight_crop_into_their_alternates() -
         20: Reading("meeting", 0.7, [("rneeting", 0.2), ("meefing", 0.05)]),
         50: Reading("budget", 0.95),
     })
-    config = PipelineConfig(reread_below=0.6, reread_margin=0.0)
+    config = PipelineConfig(reread_below=0.6, reread_margin=0.0, reread_shears=())
 
     reading = Pipeline(InkFromDarkness(), FixedDetector([unsure, sure]), recognizer, config).read(_photo())
 
@@ -146,6 +147,60 @@ def test_unsure_words_are_read_again_from_a_tight_crop_into_their_alternates() -
     reading = Pipeline(InkFromDarkness(), FixedDetector([unsure, sure]), recognizer, off).read(_photo())
     assert [len(b) for b in recognizer.batches] == [2]
     assert reading.words[0].alternates == [("meeting", 0.3), ("rneeling", 0.1)]
+
+
+class BatchScriptedRecognizer:
+    """Returns the readings scripted for each successive call, and records the crops."""
+
+    def __init__(self, batches: list[list[Reading]]):
+        self.scripted = list(batches)
+        self.batches: list[list[np.ndarray]] = []
+
+    def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
+        self.batches.append(crops)
+        return self.scripted[len(self.batches) - 1][: len(crops)]
+
+
+def test_very_unsure_words_are_also_read_slanted_both_ways_into_their_alternates() -> None:
+    """A reading under `shear_below` is also read from its crop slanted by each of `reread_shears`
+    (cursive leans, and the recognizer reads some hands better straightened or slanted more): those
+    readings join its alternates, after the tight crop's. A word between `shear_below` and
+    `reread_below` is only read again tight."""
+    very_unsure = [[10, 10], [60, 10], [60, 30], [10, 30]]
+    unsure = [[80, 40], [150, 40], [150, 80], [80, 80]]
+    recognizer = BatchScriptedRecognizer([
+        [Reading("clearer", 0.3), Reading("budgit", 0.6)],
+        # tight crops of both, then the two slanted crops of the very unsure word
+        [Reading("dearer", 0.35), Reading("budget", 0.7), Reading("dear", 0.5, [("clear", 0.2)]), Reading("clearer", 0.4)],
+    ])
+    config = PipelineConfig(reread_below=0.8, reread_margin=0.0, reread_shears=(0.15, -0.15), shear_below=0.5,
+                            short_below=0.0, speck_below=0.0)
+
+    reading = Pipeline(InkFromDarkness(), FixedDetector([very_unsure, unsure]), recognizer, config).read(_photo())
+
+    assert [len(b) for b in recognizer.batches] == [2, 4]
+    _, _, slanted_right, slanted_left = recognizer.batches[1]
+    loose_crop = recognizer.batches[0][0]
+    assert slanted_right.shape[0] == slanted_left.shape[0] == loose_crop.shape[0]
+    assert slanted_right.shape[1] == slanted_left.shape[1] == loose_crop.shape[1] + round(0.15 * loose_crop.shape[0])
+    first, second = reading.words
+    assert (first.text, first.confidence) == ("clearer", 0.3)
+    assert first.alternates == [("dear", 0.5), ("dearer", 0.35), ("clear", 0.2)]
+    assert (second.text, second.alternates) == ("budgit", [("budget", 0.7)])
+
+
+def test_shear_crop_slants_the_ink_and_widens_the_canvas() -> None:
+    """A vertical bar sheared by s leans right by s x height (left for -s); the canvas grows by that
+    much and its new corners take the crop's background colour."""
+    crop = np.full((40, 30, 3), 230, dtype=np.uint8)
+    crop[:, 10:13] = 20  # a bar three pixels wide
+    for shear in (0.5, -0.5):
+        out = shear_crop(crop, shear)
+        assert out.shape == (40, 30 + 20, 3)
+        top, bottom = (np.flatnonzero(out[row, :, 0] < 128).mean() for row in (1, 38))
+        assert top - bottom == pytest.approx(shear * 37, abs=1.5)
+        # two of the corners lie outside the crop: filled with its background, not black
+        assert {out[0, 0, 0], out[0, -1, 0], out[-1, 0, 0], out[-1, -1, 0]} == {230}
 
 
 def test_a_second_detector_folds_its_words_into_the_ink_words() -> None:
