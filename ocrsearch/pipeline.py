@@ -230,8 +230,10 @@ class Pipeline:
         if self.second_detector is None:
             return []
         others = self.second_detector.detect(rgb, NoInk().ink_map(rgb))
-        boxes = [d.box for d in detections]
-        return [o for o in others if max((box_iou(o.box, b) for b in boxes), default=0.0) < self.config.fold_same_iou]
+        if not others or not detections:
+            return list(others)
+        repeats = max_ious([o.box for o in others], [d.box for d in detections]) >= self.config.fold_same_iou
+        return [o for o, repeated in zip(others, repeats) if not repeated]
 
     def _reread_unsure(self, rgb: np.ndarray, detections: Sequence[Detection],
                        readings: list[Reading], crops: Sequence[np.ndarray]) -> list[Reading]:
@@ -312,6 +314,17 @@ def box_intersection(a: Sequence[float], b: Sequence[float]) -> float:
 
 def box_area(box: Sequence[float]) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def max_ious(boxes: Sequence[Sequence[float]], others: Sequence[Sequence[float]]) -> np.ndarray:
+    """For each of `boxes`, its largest IoU with any of `others` (both non-empty): [N] float64.
+    A dense handwritten page holds 300 x 300 pairs, too many for a Python loop."""
+    a = np.asarray(boxes, dtype=np.float64)[:, None, :]  # [N, 1, 4]
+    b = np.asarray(others, dtype=np.float64)[None, :, :]  # [1, M, 4]
+    inter = (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+             * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None))  # [N, M]
+    area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
+    return (inter / np.maximum(area(a) + area(b) - inter, 1e-9)).max(axis=1)
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:

@@ -19,9 +19,9 @@ from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
-from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, auto_workers, drop_specks,
-                                fold_nested, fold_words, join_fragments, join_split_words, shear_crop,
-                                warp_word)
+from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, auto_workers, box_iou,
+                                drop_specks, fold_nested, fold_words, join_fragments, join_split_words, max_ious,
+                                shear_crop, warp_word)
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
@@ -201,6 +201,16 @@ def test_shear_crop_slants_the_ink_and_widens_the_canvas() -> None:
         assert top - bottom == pytest.approx(shear * 37, abs=1.5)
         # two of the corners lie outside the crop: filled with its background, not black
         assert {out[0, 0, 0], out[0, -1, 0], out[-1, 0, 0], out[-1, -1, 0]} == {230}
+
+
+def test_max_ious_gives_each_box_its_largest_overlap_with_the_others() -> None:
+    """The vectorised overlap test agrees with box_iou pair by pair: identical, disjoint, nested,
+    touching and degenerate boxes."""
+    boxes = [(0, 0, 10, 10), (20, 20, 30, 25), (2, 2, 4, 4), (50, 50, 50, 60)]
+    others = [(0, 0, 10, 10), (5, 0, 15, 10), (10, 0, 20, 10), (40, 40, 45, 45)]
+    expected = [max(box_iou(b, o) for o in others) for b in boxes]
+    assert max_ious(boxes, others).tolist() == pytest.approx(expected)
+    assert expected[:3] == [1.0, 0.0, pytest.approx(0.04)]
 
 
 def test_a_second_detector_folds_its_words_into_the_ink_words() -> None:
