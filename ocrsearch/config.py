@@ -138,6 +138,9 @@ class PipelineConfig:
     # +-0.15 below 0.8: 712 / 9.6%, 493, 127 s; below 0.65: 715 / 9.5%; below 0.5: 716 / 9.3%, 493,
     # 115 s; below 0.35: 729 / 9.1%, 482; +0.15 alone 730, -0.15 alone 727; +-0.1 722; +-0.25 721;
     # +-0.12 and +-0.25 (four) 704 / 10.8%. Stretching the crop 1.3x or 0.8x instead: 736 / 734.
+    # Absent 4-letter words (`--absent-letters 4`) hit some photo 16.2% of the time off, 18.4% on.
+    # score.py: stanford1905 dev native R@10 0.748 -> 0.763, synth-dev unchanged (0.962); the
+    # stanford dev pages take ~30% longer to read (most of their words are unsure).
     reread_shears: tuple[float, ...] = (0.15, -0.15)
     shear_below: float = 0.5
     # A reading of at most one letter or digit is dropped when it lies at least `speck_inside` of its
