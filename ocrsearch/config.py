@@ -140,9 +140,16 @@ class PipelineConfig:
     # +-0.12 and +-0.25 (four) 704 / 10.8%. Stretching the crop 1.3x or 0.8x instead: 736 / 734.
     # Absent 4-letter words (`--absent-letters 4`) hit some photo 16.2% of the time off, 18.4% on.
     # score.py: stanford1905 dev native R@10 0.748 -> 0.763, synth-dev unchanged (0.962); the
-    # stanford dev pages take ~30% longer to read (most of their words are unsure).
+    # stanford dev pages take ~30% longer to read (most of their words are unsure). Re-reads decoded
+    # greedily (+ dictionary alternates) instead of with beam + LM: 770 missed, 78 s: worse than none.
     reread_shears: tuple[float, ...] = (0.15, -0.15)
     shear_below: float = 0.5
+    # The second detector's words are re-read the same way (tight crop; not slanted), as its
+    # words are no surer than the first's. bench/search_misses.py as above, with the slanted
+    # re-reads: off 716 missed / 9.3%, 126 s, database 3.1 MB; on 679 / 9.8%, 139 s, 3.6 MB
+    # (our rendered pages 2345 -> 2379 of 2609, tune's handwriting 493 -> 494); slanting them too:
+    # 665 / 10.9%, 189 s, 4.3 MB.
+    reread_others: bool = True
     # A reading of at most one letter or digit is dropped when it lies at least `speck_inside` of its
     # area within a larger word (a letter of that word read again; 0: never) or was read with
     # confidence under `speck_below` (a speck or a stroke of a doodle; 0: never). score.py on our

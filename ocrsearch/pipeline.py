@@ -182,7 +182,9 @@ class Pipeline:
         if len(all_readings) != len(crops) + len(other_crops):
             raise RuntimeError(f"recognizer returned {len(all_readings)} readings for {len(crops) + len(other_crops)} crops")
         readings, other_readings = all_readings[:len(crops)], all_readings[len(crops):]
-        readings = self._reread_unsure(rgb, kept, readings, crops)
+        readings = self._reread_unsure(rgb, kept, readings, crops, self.config.reread_shears)
+        if self.config.reread_others:
+            other_readings = self._reread_unsure(rgb, kept_others, other_readings, other_crops, shears=())
         t4 = time.perf_counter()
 
         times.binarize_s += t1 - t0
@@ -236,19 +238,21 @@ class Pipeline:
         return [o for o, repeated in zip(others, repeats) if not repeated]
 
     def _reread_unsure(self, rgb: np.ndarray, detections: Sequence[Detection],
-                       readings: list[Reading], crops: Sequence[np.ndarray]) -> list[Reading]:
+                       readings: list[Reading], crops: Sequence[np.ndarray],
+                       shears: Sequence[float]) -> list[Reading]:
         """Readings below `reread_below` confidence, read once more from a crop cut with
         `reread_margin`: what the second crop reads (and its alternates) joins the first reading's
         alternates, so search finds the word under either reading. The 1-best text stays the first
         crop's, which reads better on average; the second crop helps where the margin let a
-        neighbour's ink in, or cut too little of it away."""
+        neighbour's ink in, or cut too little of it away. Readings below `shear_below` are also read
+        from their first crop slanted by each of `shears`."""
         cfg = self.config
         if cfg.reread_below <= 0 or not readings:
             return readings
         unsure = [i for i, r in enumerate(readings) if r.confidence < cfg.reread_below]
         again = [(i, warp_word(rgb, detections[i].quad, cfg.reread_margin, cfg.min_crop_side)) for i in unsure]
         again = [(i, crop) for i, crop in again if crop is not None]
-        for shear in cfg.reread_shears:
+        for shear in shears:
             again += [(i, shear_crop(crops[i], shear)) for i in unsure if readings[i].confidence < cfg.shear_below]
         if not again:
             return readings

@@ -189,6 +189,31 @@ def test_very_unsure_words_are_also_read_slanted_both_ways_into_their_alternates
     assert (second.text, second.alternates) == ("budgit", [("budget", 0.7)])
 
 
+def test_unsure_words_of_the_second_detector_are_read_again_tight_but_not_slanted() -> None:
+    """With `reread_others`, a second-detector word under `reread_below` is read again from a tight
+    crop into its alternates, like an ink word; it is not read slanted, even under `shear_below`."""
+    ink_word = [[10, 10], [60, 10], [60, 30], [10, 30]]
+    kernel_word = [[20, 60], [90, 60], [90, 85], [20, 85]]  # where ink found nothing
+    first_pass = [Reading("budget", 0.9), Reading("rneeting", 0.3)]
+    recognizer = BatchScriptedRecognizer([first_pass, [Reading("meeting", 0.6)]])
+    config = PipelineConfig(reread_below=0.8, reread_margin=0.0, reread_shears=(0.15, -0.15), shear_below=0.5,
+                            reread_others=True)
+    pipeline = Pipeline(InkFromDarkness(), FixedDetector([ink_word]), recognizer, config,
+                        second_detector=FixedDetector([kernel_word]))
+
+    reading = pipeline.read(_photo())
+
+    assert [len(b) for b in recognizer.batches] == [2, 1]  # the sure ink word is not read again
+    assert recognizer.batches[1][0].shape[:2] == (25, 70)  # tight: the quad's own size
+    assert [(w.text, w.alternates) for w in reading.words] == [("budget", []), ("rneeting", [("meeting", 0.6)])]
+
+    recognizer = BatchScriptedRecognizer([first_pass])
+    off = PipelineConfig(reread_below=0.8, reread_others=False)
+    Pipeline(InkFromDarkness(), FixedDetector([ink_word]), recognizer, off,
+             second_detector=FixedDetector([kernel_word])).read(_photo())
+    assert [len(b) for b in recognizer.batches] == [2]  # both words in one batch, and no second call
+
+
 def test_shear_crop_slants_the_ink_and_widens_the_canvas() -> None:
     """A vertical bar sheared by s leans right by s x height (left for -s); the canvas grows by that
     much and its new corners take the crop's background colour."""
