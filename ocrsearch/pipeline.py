@@ -327,8 +327,8 @@ def max_ious(boxes: Sequence[Sequence[float]], others: Sequence[Sequence[float]]
     b = np.asarray(others, dtype=np.float64)[None, :, :]  # [1, M, 4]
     inter = (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
              * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None))  # [N, M]
-    area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
-    return (inter / np.maximum(area(a) + area(b) - inter, 1e-9)).max(axis=1)
+    area_a, area_b = ((np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)) for x in (a, b))
+    return (inter / np.maximum(area_a + area_b - inter, 1e-9)).max(axis=1)
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -596,8 +596,8 @@ def warp_word(rgb: np.ndarray, quad: np.ndarray, margin: float, min_side: int) -
 
 
 def shear_crop(crop: np.ndarray, shear: float) -> np.ndarray:
-    """`crop` slanted by `shear` (its top row moved `shear` x height to the right, the bottom row
-    kept), on a canvas widened to hold it, the new corners filled with the crop's median colour."""
+    """`crop` slanted by `shear`: its top row ends up `shear` x height right of its bottom row (left
+    when negative), on a canvas widened to hold it, the new corners filled with the crop's median colour."""
     height, width = crop.shape[:2]
     shift = abs(shear) * height
     matrix = np.float32([[1, -shear, shear * height if shear > 0 else 0.0], [0, 1, 0]])
