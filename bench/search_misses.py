@@ -66,7 +66,9 @@ def parse_variant(text: str, config=PipelineConfig()):
             raise SystemExit(f"unknown {type(config).__name__} field {name!r}")
         current = getattr(config, name)
         if isinstance(current, tuple):
-            changes[name] = tuple(float(v) for v in value.split(";") if v)
+            if not all(isinstance(v, (int, float)) for v in current):
+                raise SystemExit(f"{name} is not a list of numbers: it cannot be set from the command line")
+            changes[name] = tuple(float(v) for v in value.split(";") if v)  # "0.15;-0.15"; empty: ()
         elif isinstance(current, bool):
             changes[name] = value.lower() in ("1", "true", "yes")
         else:

@@ -327,8 +327,10 @@ def max_ious(boxes: Sequence[Sequence[float]], others: Sequence[Sequence[float]]
     b = np.asarray(others, dtype=np.float64)[None, :, :]  # [1, M, 4]
     inter = (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
              * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None))  # [N, M]
-    area_a, area_b = ((np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)) for x in (a, b))
-    return (inter / np.maximum(area_a + area_b - inter, 1e-9)).max(axis=1)
+    def areas(x: np.ndarray) -> np.ndarray:
+        return np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
+
+    return (inter / np.maximum(areas(a) + areas(b) - inter, 1e-9)).max(axis=1)  # [N, M] -> [N]
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
