@@ -7,7 +7,7 @@
 # The database lives in the /data volume ($OCRSEARCH_DB). Photos are read from wherever they are
 # mounted; search results name them by their path inside the container.
 
-# ---- build stage: compilers for the packages that build from source (kenlm) ----------------------
+# ---- build stage: compilers for any package that builds from source ------------------------------
 FROM python:3.11-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 \

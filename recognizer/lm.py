@@ -1,4 +1,4 @@
-"""A word-frequency language model for pyctcdecode's beam search (shallow fusion).
+"""A word-frequency language model for the beam search (shallow fusion).
 
 Notes are written in capitals as often as not, and words carry punctuation ("budget:", "(Q3)").
 An n-gram model over raw tokens would call "BUDGET" and "budget," unknown, so this one scores
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pyctcdecode.language_model import AbstractLanguageModel
 
 _PUNCTUATION = ".,:;!?()[]{}\"'`*-_/#&+<>=~|"
 # The vocabulary, written once from wordfreq by `python -m recognizer.lm` (shipped, like the weights):
@@ -121,17 +120,13 @@ def token_core(token: str) -> str:
     return token.strip(_PUNCTUATION).lower()
 
 
-class WordFrequencyLM(AbstractLanguageModel):
+class WordFrequencyLM:
+    """The prior recognizer/ctc_beam.py adds to beams: `word_score` for a finished word,
+    `score_partial_token` for a word being written (pyctcdecode's names for the same two scores)."""
+
     def __init__(self, cfg: WordLMConfig = WordLMConfig()):
         self.cfg = cfg
         self.vocabulary = load_vocabulary(cfg.vocabulary_size)
-
-    @property
-    def order(self) -> int:
-        return 1
-
-    def get_start_state(self) -> list:
-        return []
 
     def log_prob(self, token: str) -> float:
         """ln(P(token) / P(typical word)) for letter words; 0 (neutral) for numbers, codes, punctuation."""
@@ -151,8 +146,9 @@ class WordFrequencyLM(AbstractLanguageModel):
             return 0.0
         return self.cfg.weight * self.cfg.unknown_offset
 
-    def score(self, prev_state, word: str, is_last_word: bool = False) -> tuple[float, list]:
-        return self.cfg.weight * self.log_prob(word) + self.cfg.word_bonus, prev_state
+    def word_score(self, word: str) -> float:
+        """What finishing `word` adds to a beam's score."""
+        return self.cfg.weight * self.log_prob(word) + self.cfg.word_bonus
 
 
 if __name__ == "__main__":

@@ -103,3 +103,18 @@ def test_beam_decoder_adds_a_word_its_beam_lost() -> None:
     assert "anything" not in [plain.text.lower()] + [t.lower() for t, _ in plain.alternates]
     assert "anything" in [t for t, _ in lexical.alternates]
     assert lexical.text == plain.text
+
+
+def test_a_batch_of_readings_gets_what_each_would_get_alone() -> None:
+    """`extend_all` looks up every crop's neighbours in one pass over the vocabulary; each reading
+    still gets exactly its own alternates, whatever its length (edit budget) and confidence."""
+    lm = WordFrequencyLM(WordLMConfig(weight=0.4))
+    lexicon = LexiconAlternates(lm, LexiconConfig(below_confidence=0.9))
+    cases = [("sincerelx", 0.5), ("anythng", 0.4), ("budgat", 0.3), ("12:45", 0.2), ("thn", 0.3),
+             ("meetinq", 0.95), ("tomorrov", 0.6)]
+    readings = [Reading(text, conf, [(text[:-1] + "e", conf / 2)]) for text, conf in cases]
+    frames = [_frames_spelling(text, sure=0.4) for text, _ in cases]
+    alone = [lexicon.extend(r, f) for r, f in zip(readings, frames)]
+    together = lexicon.extend_all(readings, frames)
+    assert together == alone
+    assert sum(len(r.alternates) > 1 for r in together) >= 3  # the batch did add words

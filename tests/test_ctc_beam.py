@@ -1,0 +1,107 @@
+"""Our CTC prefix beam search keeps the beams pyctcdecode keeps, with the same scores, on the shipped
+recognizer's frames for rendered words and phrases and on noisy frames that branch a lot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyctcdecode import BeamSearchDecoderCTC
+from pyctcdecode.alphabet import Alphabet
+from pyctcdecode.language_model import AbstractLanguageModel
+
+from recognizer import Recognizer
+from recognizer.charset import ALPHABET, BLANK, NUM_CLASSES
+from recognizer.ctc_beam import PrefixBeamSearch, SearchLimits, frame_candidates
+from recognizer.decode import compress_blank_runs
+from recognizer.infer import output_lengths
+from recognizer.lm import WordFrequencyLM, WordLMConfig
+from recognizer.preprocess import collate_strips, to_gray_strip
+from tests.test_recognizer import word_image
+
+
+class AsPyctcdecodeLM(AbstractLanguageModel):
+    """Our word prior behind pyctcdecode's language-model interface (a unigram: no state)."""
+
+    def __init__(self, lm: WordFrequencyLM):
+        self.lm = lm
+
+    @property
+    def order(self) -> int:
+        return 1
+
+    def get_start_state(self) -> list:
+        return []
+
+    def score_partial_token(self, partial_token: str) -> float:
+        return self.lm.score_partial_token(partial_token)
+
+    def score(self, prev_state, word: str, is_last_word: bool = False):
+        return self.lm.word_score(word), prev_state
+
+
+def shipped_frames(texts: list[str], noise: float = 0.0, seed: int = 0) -> list[np.ndarray]:
+    """[T, C] log-probs of the shipped recognizer for each rendered text (optionally with pixel noise)."""
+    rng = np.random.default_rng(seed)
+    crops = []
+    for text in texts:
+        crop = word_image(text, scale=0.9).astype(np.float32)
+        crop += rng.normal(0, noise, crop.shape)
+        crops.append(np.clip(crop, 0, 255).astype(np.uint8))
+    recognizer = Recognizer.load()
+    images, widths = collate_strips([to_gray_strip(c) for c in crops], right_margin=16)
+    log_probs = recognizer.forward(images)  # [T, B, C]
+    lengths = np.minimum(output_lengths(widths), log_probs.shape[0])
+    return [log_probs[: lengths[b], b] for b in range(len(crops))]
+
+
+def branching_frames(length: int, rng: np.random.Generator) -> np.ndarray:
+    """Frames where a few symbols (letters, space, blank) compete: many beams, merges and words."""
+    logits = rng.normal(0, 1, (length, NUM_CLASSES)) - 8.0
+    pool = [BLANK] + [ALPHABET.index(c) + 1 for c in " aeinorstuv"]
+    for t in range(length):
+        logits[t, rng.choice(pool, 3, replace=False)] = rng.normal(2.0, 1.5, 3)
+    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+def compare(frames: np.ndarray, lm: WordFrequencyLM | None, beam_width: int = 16) -> None:
+    alphabet = Alphabet.build_alphabet([""] + list(ALPHABET))
+    reference = BeamSearchDecoderCTC(alphabet, AsPyctcdecodeLM(lm) if lm else None)
+    expected = [(text, combined) for text, _, _, _, combined in reference.decode_beams(frames, beam_width=beam_width)]
+    if lm:
+        ours = PrefixBeamSearch(lm.word_score, lm.score_partial_token, SearchLimits(beam_width=beam_width))
+    else:
+        ours = PrefixBeamSearch(lambda w: 0.0, lambda p: 0.0, SearchLimits(beam_width=beam_width))
+    got = ours.decode(frames)
+    assert [t for t, _ in got] == [t for t, _ in expected]
+    # frames that repeat a lone symbol are skipped, which shifts every score by the same amount
+    shift = got[0][1] - expected[0][1]
+    assert [s - shift for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-4)
+
+
+@pytest.mark.parametrize("with_lm", [True, False])
+def test_same_beams_as_pyctcdecode_on_the_shipped_recognizer(with_lm):
+    lm = WordFrequencyLM(WordLMConfig(weight=0.4)) if with_lm else None
+    texts = ["budget", "Meeting notes", "Q3 plan: 12/04", "sincerely", "rn vs m"]
+    for noise in (0.0, 60.0):
+        for frames in shipped_frames(texts, noise=noise):
+            compare(frames, lm)
+            compare(compress_blank_runs(frames, np.log(0.995)), lm)
+
+
+def test_same_beams_as_pyctcdecode_when_many_readings_compete():
+    rng = np.random.default_rng(7)
+    lm = WordFrequencyLM(WordLMConfig(weight=0.4))
+    for length in (1, 5, 20, 40):
+        compare(branching_frames(length, rng), lm, beam_width=8)
+        compare(branching_frames(length, rng), None, beam_width=16)
+
+
+def test_frames_repeating_a_lone_symbol_are_skipped():
+    """A frame offering only what the previous frame alone offered adds nothing a beam could differ in."""
+    lp = np.full((5, NUM_CLASSES), -20.0)
+    a, b = ALPHABET.index("a") + 1, ALPHABET.index("b") + 1
+    lp[0, a] = lp[1, a] = 0.0  # 'a' alone, twice
+    lp[2, [a, b]] = np.log(0.5)  # a choice: kept
+    lp[3, BLANK] = lp[4, BLANK] = 0.0  # blank alone, twice
+    kept = frame_candidates(lp, token_min_logp=-5.0)
+    assert [sorted(symbols) for symbols, _ in kept] == [[a], [a, b], [BLANK]]
