@@ -1,7 +1,8 @@
 """CTC decoding: vectorised greedy, and beam search with n-best alternates.
 
-The beam search is recognizer/ctc_beam.py: pyctcdecode's search for a one-word language model,
-rewritten lean (same beams and scores, about 2.5x faster); tests check it against pyctcdecode.
+The beam search is recognizer/ctc_beam.py: pyctcdecode's search for a one-word language model, run
+on a whole batch of crops with array operations (same beams and scores, ~5x faster); tests check it
+against pyctcdecode.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def compress_blank_runs(frames: np.ndarray, threshold: float) -> np.ndarray:
 
 class BeamDecoder:
     def __init__(self, cfg: BeamConfig | None = None):
-        from recognizer.ctc_beam import PrefixBeamSearch, SearchLimits
+        from recognizer.ctc_beam import NoPrior, PrefixBeamSearch, SearchLimits, VocabularyHashes
 
         self.cfg = cfg or BeamConfig()
         limits = SearchLimits(beam_width=self.cfg.beam_width)
@@ -86,19 +87,19 @@ class BeamDecoder:
             from recognizer.lm import WordFrequencyLM, WordLMConfig
 
             lm = WordFrequencyLM(WordLMConfig(weight=self.cfg.lm_weight))
-            self.search = PrefixBeamSearch(lm.word_score, lm.score_partial_token, limits)
+            self.search = PrefixBeamSearch(VocabularyHashes(lm), limits)
             self.lexicon = LexiconAlternates(lm, self.cfg.lexicon) if self.cfg.lexicon else None
         else:
-            self.search = PrefixBeamSearch(lambda word: 0.0, lambda part: 0.0, limits)
+            self.search = PrefixBeamSearch(NoPrior(), limits)
 
     def decode(self, log_probs, lengths) -> list[Reading]:
         """log_probs [T, B, C] (numpy or torch) -> readings with n-best alternates inside the score margin."""
         lp = as_numpy(log_probs).transpose(1, 0, 2)  # [T, B, C] -> [B, T, C]
         lengths = as_numpy(lengths)
+        frames = [lp[b, : int(lengths[b])] for b in range(lp.shape[0])]
+        all_beams = self.search.decode([compress_blank_runs(f, self.cfg.blank_merge_logp) for f in frames])
         readings = []
-        for b in range(lp.shape[0]):
-            frames = lp[b, : int(lengths[b])]
-            beams = self.search.decode(compress_blank_runs(frames, self.cfg.blank_merge_logp))
+        for crop_frames, beams in zip(frames, all_beams):
             scored: dict[str, float] = {}
             for text, combined in beams:
                 text = text.strip()
@@ -113,9 +114,9 @@ class BeamDecoder:
             z = np.logaddexp.reduce([s for _, s in kept])
             confs = [(t, float(math.exp(s - z))) for t, s in kept]
             # The top beam's confidence also reflects how sure the frames were, as greedy's does.
-            frame_conf = float(np.exp(frames.max(axis=-1).mean()))
+            frame_conf = float(np.exp(crop_frames.max(axis=-1).mean()))
             text0, share0 = confs[0]
             readings.append(Reading(text0, share0 * frame_conf, [(t, c * frame_conf) for t, c in confs[1:]]))
         if self.lexicon:
-            readings = self.lexicon.extend_all(readings, [lp[b, : int(lengths[b])] for b in range(lp.shape[0])])
+            readings = self.lexicon.extend_all(readings, frames)
         return readings

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 
 _PUNCTUATION = ".,:;!?()[]{}\"'`*-_/#&+<>=~|"
 # The vocabulary, written once from wordfreq by `python -m recognizer.lm` (shipped, like the weights):
@@ -90,6 +92,10 @@ class Vocabulary:
         if i < len(self.sorted_words) and self.sorted_words[i] == word:
             return float(self._frequencies[i])
         return None
+
+    def frequency_array(self) -> np.ndarray:
+        """The frequencies of `sorted_words`, in their order (parses them all: ~20 ms)."""
+        return np.array(self._frequencies, dtype=np.float64)
 
     def has_prefix(self, prefix: str) -> bool:
         i = bisect.bisect_left(self.sorted_words, prefix)

@@ -11,7 +11,7 @@ from pyctcdecode.language_model import AbstractLanguageModel
 
 from recognizer import Recognizer
 from recognizer.charset import ALPHABET, BLANK, NUM_CLASSES
-from recognizer.ctc_beam import PrefixBeamSearch, SearchLimits, frame_candidates
+from recognizer.ctc_beam import NoPrior, PrefixBeamSearch, SearchLimits, VocabularyHashes, _candidates
 from recognizer.decode import compress_blank_runs
 from recognizer.infer import output_lengths
 from recognizer.lm import WordFrequencyLM, WordLMConfig
@@ -63,19 +63,17 @@ def branching_frames(length: int, rng: np.random.Generator) -> np.ndarray:
     return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
 
 
-def compare(frames: np.ndarray, lm: WordFrequencyLM | None, beam_width: int = 16) -> None:
+def compare(frames: list[np.ndarray], lm: WordFrequencyLM | None, beam_width: int = 16) -> None:
+    """Our search on a batch of crops keeps, for each, pyctcdecode's beams with pyctcdecode's scores."""
     alphabet = Alphabet.build_alphabet([""] + list(ALPHABET))
     reference = BeamSearchDecoderCTC(alphabet, AsPyctcdecodeLM(lm) if lm else None)
-    expected = [(text, combined) for text, _, _, _, combined in reference.decode_beams(frames, beam_width=beam_width)]
-    if lm:
-        ours = PrefixBeamSearch(lm.word_score, lm.score_partial_token, SearchLimits(beam_width=beam_width))
-    else:
-        ours = PrefixBeamSearch(lambda w: 0.0, lambda p: 0.0, SearchLimits(beam_width=beam_width))
-    got = ours.decode(frames)
-    assert [t for t, _ in got] == [t for t, _ in expected]
-    # frames that repeat a lone symbol are skipped, which shifts every score by the same amount
-    shift = got[0][1] - expected[0][1]
-    assert [s - shift for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-4)
+    ours = PrefixBeamSearch(VocabularyHashes(lm) if lm else NoPrior(), SearchLimits(beam_width=beam_width))
+    for crop_frames, got in zip(frames, ours.decode(frames)):
+        expected = [(text, combined) for text, _, _, _, combined in reference.decode_beams(crop_frames, beam_width=beam_width)]
+        assert [t for t, _ in got] == [t for t, _ in expected]
+        # frames that repeat a lone symbol are skipped, which shifts every score by the same amount
+        shift = got[0][1] - expected[0][1]
+        assert [s - shift for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-4)
 
 
 @pytest.mark.parametrize("with_lm", [True, False])
@@ -83,17 +81,19 @@ def test_same_beams_as_pyctcdecode_on_the_shipped_recognizer(with_lm):
     lm = WordFrequencyLM(WordLMConfig(weight=0.4)) if with_lm else None
     texts = ["budget", "Meeting notes", "Q3 plan: 12/04", "sincerely", "rn vs m"]
     for noise in (0.0, 60.0):
-        for frames in shipped_frames(texts, noise=noise):
-            compare(frames, lm)
-            compare(compress_blank_runs(frames, np.log(0.995)), lm)
+        frames = shipped_frames(texts, noise=noise)
+        compare(frames, lm)
+        compare([compress_blank_runs(f, np.log(0.995)) for f in frames], lm)
 
 
 def test_same_beams_as_pyctcdecode_when_many_readings_compete():
     rng = np.random.default_rng(7)
     lm = WordFrequencyLM(WordLMConfig(weight=0.4))
-    for length in (1, 5, 20, 40):
-        compare(branching_frames(length, rng), lm, beam_width=8)
-        compare(branching_frames(length, rng), None, beam_width=16)
+    crops = [branching_frames(length, rng) for length in (1, 5, 20, 40, 33, 2)]
+    compare(crops, lm, beam_width=8)
+    compare(crops, None, beam_width=16)
+    for crop in crops[:4]:  # alone, as in a batch of one
+        compare([crop], lm, beam_width=8)
 
 
 def test_frames_repeating_a_lone_symbol_are_skipped():
@@ -103,5 +103,7 @@ def test_frames_repeating_a_lone_symbol_are_skipped():
     lp[0, a] = lp[1, a] = 0.0  # 'a' alone, twice
     lp[2, [a, b]] = np.log(0.5)  # a choice: kept
     lp[3, BLANK] = lp[4, BLANK] = 0.0  # blank alone, twice
-    kept = frame_candidates(lp, token_min_logp=-5.0)
-    assert [sorted(symbols) for symbols, _ in kept] == [[a], [a, b], [BLANK]]
+    classes, _ = _candidates([lp, lp[:2]], token_min_logp=-5.0)  # [B, T, K]
+    assert classes[0].tolist() == [[a, -1], [a, b], [BLANK, -1]]
+    # the shorter crop's beams are kept as they are (-2) once its frames are used up
+    assert classes[1].tolist() == [[a, -1], [-2, -1], [-2, -1]]
