@@ -477,22 +477,22 @@ def join_split_words(words: list[Word], vocabulary: WordFrequencies, min_gain: f
     def log_frequency(core: str) -> float:
         return math.log(vocabulary.frequency(core) or floor)
 
-    def right_neighbour(left: Word, candidates: list[Word]) -> Word | None:
-        lx0, ly0, lx1, ly1 = left.box
-        best: tuple[float, Word] | None = None
-        for word in candidates:
-            if word is left:
-                continue
-            x0, y0, x1, y1 = word.box
-            if not on_one_line(word.box, left.box):
-                continue
-            if (x0 + x1) / 2 <= (lx0 + lx1) / 2:
-                continue  # not to the right
-            gap = x0 - lx1
-            height = max(y1 - y0, ly1 - ly0, 1)
-            if -0.2 * height <= gap <= max_gap * height and (best is None or gap < best[0]):
-                best = (gap, word)
-        return None if best is None else best[1]
+    def right_neighbours(words: list[Word]) -> list[int | None]:
+        """For each word, the nearest word to its right on its line within `max_gap`, as an index
+        (the first of equally near ones). Every pair at once: a dense page has 300 x 300 of them."""
+        boxes = np.array([w.box for w in words], dtype=np.float64).reshape(-1, 4)
+        left, right = boxes[:, None, :], boxes[None, :, :]  # [N, 1, 4] the left word, [1, N, 4] candidates
+        heights = boxes[:, 3] - boxes[:, 1]
+        one_line = (np.minimum(left[..., 3], right[..., 3]) - np.maximum(left[..., 1], right[..., 1])
+                    >= 0.5 * np.minimum(heights[:, None], heights[None, :]))
+        to_right = (right[..., 0] + right[..., 2]) / 2 > (left[..., 0] + left[..., 2]) / 2
+        gap = right[..., 0] - left[..., 2]
+        height = np.maximum(np.maximum(heights[None, :], heights[:, None]), 1)
+        fits = one_line & to_right & (gap >= -0.2 * height) & (gap <= max_gap * height)
+        np.fill_diagonal(fits, False)
+        gap = np.where(fits, gap, np.inf)
+        nearest = gap.argmin(axis=1)
+        return [int(j) if fits[i, j] else None for i, j in enumerate(nearest.tolist())]
 
     def join(pieces: list[Word]) -> Word | None:
         text = "".join(w.text for w in pieces)
@@ -510,12 +510,15 @@ def join_split_words(words: list[Word], vocabulary: WordFrequencies, min_gain: f
 
     def first_join(words: list[Word]) -> tuple[list[Word], Word] | None:
         """The leftmost run of pieces that joins, and the word it makes."""
-        for first in sorted(words, key=lambda w: w.box[0]):
-            pieces = [first]
-            while len(pieces) < max_pieces and (following := right_neighbour(pieces[-1], words)) is not None:
-                pieces.append(following)
-                if (word := join(pieces)) is not None:
-                    return pieces, word
+        if len(words) < 2:
+            return None
+        neighbour = right_neighbours(words)
+        for first in sorted(range(len(words)), key=lambda i: words[i].box[0]):
+            run = [first]
+            while len(run) < max_pieces and (following := neighbour[run[-1]]) is not None:
+                run.append(following)
+                if (word := join([words[i] for i in run])) is not None:
+                    return [words[i] for i in run], word
         return None
 
     words = list(words)
