@@ -320,17 +320,26 @@ def box_area(box: Sequence[float]) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
-def max_ious(boxes: Sequence[Sequence[float]], others: Sequence[Sequence[float]]) -> np.ndarray:
-    """For each of `boxes`, its largest IoU with any of `others` (both non-empty): [N] float64.
-    A dense handwritten page holds 300 x 300 pairs, too many for a Python loop."""
-    a = np.asarray(boxes, dtype=np.float64)[:, None, :]  # [N, 1, 4]
-    b = np.asarray(others, dtype=np.float64)[None, :, :]  # [1, M, 4]
-    inter = (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-             * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None))  # [N, M]
-    def areas(x: np.ndarray) -> np.ndarray:
-        return np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
+def box_areas(boxes: np.ndarray) -> np.ndarray:
+    """[..., 4] boxes -> [...] areas (0 for an inverted box), as `box_area` gives them."""
+    return np.clip(boxes[..., 2] - boxes[..., 0], 0, None) * np.clip(boxes[..., 3] - boxes[..., 1], 0, None)
 
-    return (inter / np.maximum(areas(a) + areas(b) - inter, 1e-9)).max(axis=1)  # [N, M] -> [N]
+
+def intersection_areas(boxes: Sequence[Sequence[float]], others: Sequence[Sequence[float]]) -> np.ndarray:
+    """[N, M] the area each of `boxes` shares with each of `others`, as `box_intersection` gives it.
+    A dense handwritten page holds 300 x 300 pairs, too many for a Python loop."""
+    a = np.asarray(boxes, dtype=np.float64).reshape(-1, 1, 4)  # [N, 1, 4]
+    b = np.asarray(others, dtype=np.float64).reshape(1, -1, 4)  # [1, M, 4]
+    return (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+            * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None))
+
+
+def max_ious(boxes: Sequence[Sequence[float]], others: Sequence[Sequence[float]]) -> np.ndarray:
+    """For each of `boxes`, its largest IoU with any of `others` (both non-empty): [N] float64."""
+    inter = intersection_areas(boxes, others)  # [N, M]
+    a = box_areas(np.asarray(boxes, dtype=np.float64))[:, None]
+    b = box_areas(np.asarray(others, dtype=np.float64))[None, :]
+    return (inter / np.maximum(a + b - inter, 1e-9)).max(axis=1)  # [N, M] -> [N]
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -354,10 +363,13 @@ def fold_words(words: list[Word], others: Sequence[Word], inside: float, min_cha
     confidence takes that reading as its 1-best, its own reading kept as an alternate."""
     added: list[Word] = []
     guests: dict[int, list[Word]] = {}
-    for other in others:
+    shared = intersection_areas([o.box for o in others], [w.box for w in words])  # [others, words]
+    # each other's host: the word it shares most area with (the first of equals)
+    hosts = shared.argmax(axis=1).tolist() if words else [None] * len(others)
+    for k, (other, h) in enumerate(zip(others, hosts)):
         area = max(1e-9, box_area(other.box))
-        host = max(words, key=lambda w: box_intersection(w.box, other.box), default=None)
-        if host is None or box_intersection(host.box, other.box) < inside * area:
+        host = None if h is None else words[h]
+        if host is None or shared[k, h] < inside * area:
             if sum(c.isalnum() for c in other.text) >= min_chars:
                 added.append(other)
             continue
@@ -564,10 +576,17 @@ def fold_nested(words: list[Word], inside: float) -> list[Word]:
     if inside <= 0:
         return words
     folded: set[int] = set()
-    for word in sorted(words, key=lambda w: box_area(w.box)):  # smallest first: readings flow outwards
-        hosts = enclosing(word, words, inside)
-        if hosts and all(host.confidence >= word.confidence for host in hosts):
-            host = max(hosts, key=lambda h: box_intersection(h.box, word.box) / box_area(h.box))
+    boxes = np.array([w.box for w in words], dtype=np.float64).reshape(-1, 4)
+    areas = box_areas(boxes)
+    shared = intersection_areas(boxes, boxes)  # [words, words]
+    # encloses[i, j]: word j is larger than word i and holds at least `inside` of its area
+    encloses = (areas[None, :] > areas[:, None]) & (shared >= inside * areas[:, None])
+    np.fill_diagonal(encloses, False)
+    for i in sorted(range(len(words)), key=lambda i: box_area(words[i].box)):  # smallest first: readings flow outwards
+        word = words[i]
+        hosts = np.flatnonzero(encloses[i]).tolist()
+        if hosts and all(words[h].confidence >= word.confidence for h in hosts):
+            host = words[max(hosts, key=lambda h: shared[h, i] / areas[h])]
             add_alternates(host, [(word.text, word.confidence), *word.alternates])
             folded.add(id(word))
     return [word for word in words if id(word) not in folded]
