@@ -761,10 +761,30 @@ def read_photo_files(paths: Sequence[str], make_reader: ReaderFactory, workers: 
     if workers <= 1 or len(paths) == 1:
         yield from build_reader(make_reader).read_files(paths)
         return
+    # Largest files first: a dense page can take twice as long as the others, and read last it
+    # leaves the other workers idle at the end (stanford1905 dev: 12.4 -> 11.3 s for 14 scans).
+    schedule = sorted(range(len(paths)), key=lambda i: -_file_size(paths[i]))
     # spawn, not fork: forking a process that has started torch's thread pools can deadlock
     context = multiprocessing.get_context("spawn")
     with context.Pool(min(workers, len(paths)), initializer=_start_worker, initargs=(make_reader,)) as pool:
-        yield from (pool.imap if ordered else pool.imap_unordered)(_read_in_worker, paths, chunksize=1)
+        done = pool.imap_unordered(_read_in_worker, [(i, paths[i]) for i in schedule], chunksize=1)
+        if not ordered:
+            yield from (result for _, result in done)
+            return
+        waiting: dict[int, PhotoResult] = {}
+        next_index = 0
+        for i, result in done:
+            waiting[i] = result
+            while next_index in waiting:
+                yield waiting.pop(next_index)
+                next_index += 1
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0  # the reader reports what is wrong with it
 
 
 # Pool initializers can only hand state to their tasks through the worker's module globals; these
@@ -787,10 +807,11 @@ def _start_worker(make_reader: ReaderFactory) -> None:
         torch.set_num_threads(1)  # N workers x 1 thread; torch's default would oversubscribe the cores
 
 
-def _read_in_worker(path: str) -> PhotoResult:
+def _read_in_worker(task: tuple[int, str]) -> tuple[int, PhotoResult]:
+    index, path = task
     if _worker_reader is None:
         raise ReaderLoadError(_worker_load_error or "worker started without a reader")
-    return _worker_reader.read_file(path)
+    return index, _worker_reader.read_file(path)
 
 
 def iter_chunks(items: Iterable, size: int) -> Iterator[list]:

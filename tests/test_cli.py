@@ -108,8 +108,10 @@ def test_read_json_is_one_object_per_photo(tmp_path: Path, make_photo, fake_mode
 
 
 def test_read_in_worker_processes_prints_in_the_order_given(tmp_path: Path, make_photo, fake_models) -> None:
-    """`read --workers 2` reads in two processes and still prints one object per photo, in order."""
-    photos = [make_photo(tmp_path / f"p{i}.jpg", [f"word{i}"], seed=i) for i in range(6)]
+    """`read --workers 2` reads in two processes and still prints one object per photo, in order,
+    though the workers take the largest files first (here the last ones given)."""
+    photos = [make_photo(tmp_path / f"p{i}.jpg", [f"word{i}"], seed=i, size=(96 + 40 * i, 64 + 30 * i)) for i in range(6)]
+    assert sorted(photos, key=lambda p: -p.stat().st_size) == photos[::-1]
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"")
 
