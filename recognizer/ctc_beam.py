@@ -133,7 +133,7 @@ class NoPrior:
 
 @dataclass
 class _Beams:
-    """One row per beam of every crop; `parent`/`emit` are what the frame step recorded."""
+    """One row per beam of every crop."""
 
     crop: np.ndarray  # int64
     score: np.ndarray  # CTC log-score (float64)
@@ -145,9 +145,6 @@ class _Beams:
     letters: np.ndarray  # hash of its case-folded letters
     prior: np.ndarray  # word prior of the finished words
     partial: np.ndarray  # penalty of the word being written (no vocabulary word starts so)
-
-    def take(self, rows: np.ndarray) -> _Beams:
-        return _Beams(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
 
 def _candidates(frames: list[np.ndarray], token_min_logp: float) -> tuple[np.ndarray, np.ndarray]:
@@ -235,48 +232,45 @@ class PrefixBeamSearch:
         # extensions in pyctcdecode's order: symbol-major, then beam
         slot, p = np.nonzero(classes.T != -1)  # [N, K] -> [K, N] -> (slot, beam) of each extension
         c = classes[p, slot]
-        lp = logps[p, slot]
-        keep_as_is = c == -2
-        c = np.where(keep_as_is, beams.last[p], c)
-        same = c == beams.last[p]
+        last = beams.last[p]
+        c = np.where(c == -2, last, c)  # a crop whose frames are used up keeps its beams
+        same = c == last
         blank = (c == BLANK) & ~same
-        has_part = beams.part_len[p] > 0
         space = (c == _SPACE) & ~same
-        commit = space & has_part
+        commit = space & (beams.part_len[p] > 0)  # a space after a word finishes it
         append = ~(same | blank | space)
-        kind = _KIND[c]
+        written = beams.written[p]
+        new_written = np.where(append, written * _MULTIPLIER + c.astype(np.uint64),
+                               np.where(commit, written * _MULTIPLIER + np.uint64(_SPACE), written))
+        new_last = np.where(blank, BLANK, c)
+        # merge equal beams (same crop, same text written, same last symbol): log-sum of their scores
+        keys = (new_written * np.uint64(0x9E3779B97F4A7C15)) ^ (beams.crop[p].astype(np.uint64) << np.uint64(8)) \
+            ^ new_last.astype(np.uint64)
+        first, group = np.unique(keys, return_index=True, return_inverse=True)[1:]
+        score = _log_sum_by_group(beams.score[p] + logps[p, slot], group, len(first))
+        # the rest follows from each merged beam's first extension alone
+        p, c, append, commit = p[first], c[first], append[first], commit[first]
         old_state = beams.state[p]
-        new_state = np.where(append, _NEXT_STATE[old_state, kind], np.where(commit, _EMPTY, old_state))
-        letter_step = append & (new_state == _LETTERS)
+        state = np.where(append, _NEXT_STATE[old_state, _KIND[c]], np.where(commit, _EMPTY, old_state))
+        letter_step = append & (state == _LETTERS)
         letters = np.where(letter_step, beams.letters[p] * _MULTIPLIER + _LOWER[c],
                            np.where(commit, np.uint64(0), beams.letters[p]))
-        written = beams.written[p]
-        cu = c.astype(np.uint64)
-        new_written = np.where(append, written * _MULTIPLIER + cu,
-                               np.where(commit, written * _MULTIPLIER + np.uint64(_SPACE), written))
         prior = beams.prior[p]
-        if commit.any():
-            at = np.flatnonzero(commit)
+        at = np.flatnonzero(commit)
+        if len(at):
             prior[at] += self.prior.word_scores(old_state[at], beams.letters[p[at]])
-        extended = _Beams(crop=beams.crop[p], score=beams.score[p] + lp,
-                          last=np.where(blank, BLANK, c), written=new_written,
-                          text=np.where(commit, written, beams.text[p]),
-                          part_len=np.where(append, beams.part_len[p] + 1, np.where(commit, 0, beams.part_len[p])),
-                          state=new_state, letters=letters, prior=prior,
-                          partial=np.where(new_state == _LETTERS, beams.partial[p], 0.0))
-        emit = np.where(append, c, np.where(commit, _SPACE, -1))
-        # merge equal beams: same crop, same text written, same last symbol
-        keys = (extended.written * np.uint64(0x9E3779B97F4A7C15)) ^ (extended.crop.astype(np.uint64) << np.uint64(8)) \
-            ^ extended.last.astype(np.uint64)
-        first, group = np.unique(keys, return_index=True, return_inverse=True)[1:]
-        merged = extended.take(first)
-        merged.score = _log_sum_by_group(extended.score, group, len(first))
+        partial = np.where(state == _LETTERS, beams.partial[p], 0.0)
         # only a word that got a letter can have stopped being the start of a vocabulary word
-        at = np.flatnonzero(letter_step[first])
-        merged.partial[at] = self.prior.partial_scores(merged.state[at], merged.letters[at])
-        combined = merged.score + merged.prior + merged.partial
-        kept = _best_per_crop(merged.crop, combined, self.limits)
-        return merged.take(kept), p[first[kept]], emit[first[kept]]
+        at = np.flatnonzero(letter_step)
+        partial[at] = self.prior.partial_scores(state[at], letters[at])
+        crop = beams.crop[p]
+        kept = _best_per_crop(crop, score + prior + partial, self.limits)
+        merged = _Beams(crop=crop[kept], score=score[kept], last=new_last[first[kept]],
+                        written=new_written[first[kept]], text=np.where(commit, beams.written[p], beams.text[p])[kept],
+                        part_len=np.where(append, beams.part_len[p] + 1, np.where(commit, 0, beams.part_len[p]))[kept],
+                        state=state[kept], letters=letters[kept], prior=prior[kept], partial=partial[kept])
+        emit = np.where(append, c, np.where(commit, _SPACE, -1))
+        return merged, p[kept], emit[kept]
 
     def _finish(self, beams: _Beams, parents: list[np.ndarray], emits: list[np.ndarray],
                 n_crops: int) -> list[list[tuple[str, float]]]:
