@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pyctcdecode import BeamSearchDecoderCTC
-from pyctcdecode.alphabet import Alphabet
-from pyctcdecode.language_model import AbstractLanguageModel
 
 from recognizer import Recognizer
 from recognizer.charset import ALPHABET, BLANK, NUM_CLASSES
@@ -16,27 +13,8 @@ from recognizer.decode import compress_blank_runs
 from recognizer.infer import output_lengths
 from recognizer.lm import WordFrequencyLM, WordLMConfig
 from recognizer.preprocess import collate_strips, to_gray_strip
+from recognizer.pyctcdecode_reference import reference_decoder
 from tests.test_recognizer import word_image
-
-
-class AsPyctcdecodeLM(AbstractLanguageModel):
-    """Our word prior behind pyctcdecode's language-model interface (a unigram: no state)."""
-
-    def __init__(self, lm: WordFrequencyLM):
-        self.lm = lm
-
-    @property
-    def order(self) -> int:
-        return 1
-
-    def get_start_state(self) -> list:
-        return []
-
-    def score_partial_token(self, partial_token: str) -> float:
-        return self.lm.score_partial_token(partial_token)
-
-    def score(self, prev_state, word: str, is_last_word: bool = False):
-        return self.lm.word_score(word), prev_state
 
 
 def shipped_frames(texts: list[str], noise: float = 0.0, seed: int = 0) -> list[np.ndarray]:
@@ -65,8 +43,7 @@ def branching_frames(length: int, rng: np.random.Generator) -> np.ndarray:
 
 def compare(frames: list[np.ndarray], lm: WordFrequencyLM | None, beam_width: int = 16) -> None:
     """Our search on a batch of crops keeps, for each, pyctcdecode's beams with pyctcdecode's scores."""
-    alphabet = Alphabet.build_alphabet([""] + list(ALPHABET))
-    reference = BeamSearchDecoderCTC(alphabet, AsPyctcdecodeLM(lm) if lm else None)
+    reference = reference_decoder(lm)
     ours = PrefixBeamSearch(VocabularyHashes(lm) if lm else NoPrior(), SearchLimits(beam_width=beam_width))
     for crop_frames, got in zip(frames, ours.decode(frames)):
         expected = [(text, combined) for text, _, _, _, combined in reference.decode_beams(crop_frames, beam_width=beam_width)]
