@@ -87,13 +87,15 @@ def test_shipped_export_matches_shipped_weights():
 
 
 def test_reading_a_photo_never_imports_torch():
-    """`ocrsearch read` with the shipped models runs on onnxruntime: torch's 1.5-2 s import is not paid."""
+    """`ocrsearch read` with the shipped models runs on onnxruntime: torch's 1.5-2 s import is not paid;
+    nor does it need pyctcdecode, a test dependency only (recognizer/ctc_beam.py does the beam search)."""
     code = (
         "import sys, json\n"
         "from ocrsearch.cli import app\n"
         "sys.argv = ['ocrsearch', 'read', 'examples/whiteboard_budget.jpg', '--json']\n"
         "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'pyctcdecode' not in sys.modules, 'pyctcdecode was imported'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
