@@ -69,6 +69,12 @@ class BeamConfig:
     lexicon: LexiconConfig | None = None
 
 
+def crop_frames(log_probs, lengths) -> list[np.ndarray]:
+    """[T, B, C] log-probs (numpy or torch) and lengths [B] -> each crop's [T_b, C] frames."""
+    lp = as_numpy(log_probs)
+    return [lp[: int(n), b] for b, n in enumerate(as_numpy(lengths))]
+
+
 def compress_blank_runs(frames: np.ndarray, threshold: float) -> np.ndarray:
     """[T, C] log-probs -> [T', C] with each run of sure-blank frames cut to its first frame."""
     sure_blank = frames[:, BLANK] > threshold  # [T]
@@ -94,9 +100,16 @@ class BeamDecoder:
 
     def decode(self, log_probs, lengths) -> list[Reading]:
         """log_probs [T, B, C] (numpy or torch) -> readings with n-best alternates inside the score margin."""
-        lp = as_numpy(log_probs).transpose(1, 0, 2)  # [T, B, C] -> [B, T, C]
-        lengths = as_numpy(lengths)
-        frames = [lp[b, : int(lengths[b])] for b in range(lp.shape[0])]
+        frames = crop_frames(log_probs, lengths)
+        return self.with_lexicon(self.readings(frames), frames)
+
+    def with_lexicon(self, readings: list[Reading], frames: list[np.ndarray]) -> list[Reading]:
+        """The readings with the vocabulary words their frames support added (when configured).
+        One call for all the crops of a photo is cheaper than one per batch (recognizer/lexicon.py)."""
+        return self.lexicon.extend_all(readings, frames) if self.lexicon else readings
+
+    def readings(self, frames: list[np.ndarray]) -> list[Reading]:
+        """[T_b, C] log-probs of each crop -> its beam readings (no lexicon words yet)."""
         all_beams = self.search.decode([compress_blank_runs(f, self.cfg.blank_merge_logp) for f in frames])
         readings = []
         for crop_frames, beams in zip(frames, all_beams):
@@ -117,6 +130,4 @@ class BeamDecoder:
             frame_conf = float(np.exp(crop_frames.max(axis=-1).mean()))
             text0, share0 = confs[0]
             readings.append(Reading(text0, share0 * frame_conf, [(t, c * frame_conf) for t, c in confs[1:]]))
-        if self.lexicon:
-            readings = self.lexicon.extend_all(readings, frames)
         return readings

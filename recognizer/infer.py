@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ocrsearch.types import Reading
-from recognizer.decode import BeamConfig, BeamDecoder, greedy_decode
+from recognizer.decode import BeamConfig, BeamDecoder, crop_frames, greedy_decode
 from recognizer.preprocess import collate_strips, to_gray_strip
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -123,13 +123,24 @@ class Recognizer:
             return []
         strips = [to_gray_strip(c) for c in crops]
         readings: list[Reading | None] = [None] * len(strips)
+        frames: list[np.ndarray | None] = [None] * len(strips)
+        beam = self.with_decoder_ready()._beam
         for idx in width_batches([s.shape[1] for s in strips], self.cfg.batch_size, self.cfg.batch_overhead_columns):
             # background (0) columns after the widest crop
             images, widths = collate_strips([strips[i] for i in idx], right_margin=self.cfg.right_margin_columns)
             log_probs = self.forward(images)  # [B, 1, H, W] -> [T, B, C]
             lengths = np.minimum(output_lengths(widths), log_probs.shape[0])
-            for i, reading in zip(idx, self.decode(log_probs, lengths)):
+            if beam is None:
+                batch_readings = greedy_decode(log_probs, lengths)
+            else:
+                batch_frames = crop_frames(log_probs, lengths)
+                batch_readings = beam.readings(batch_frames)
+                for i, f in zip(idx, batch_frames):
+                    frames[i] = f
+            for i, reading in zip(idx, batch_readings):
                 readings[i] = reading
+        if beam is not None:  # the lexicon looks up the neighbours of all the crops' readings at once
+            readings = beam.with_lexicon(readings, frames)  # type: ignore[arg-type]
         return readings  # type: ignore[return-value]
 
 
