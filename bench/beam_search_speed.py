@@ -21,7 +21,7 @@ import numpy as np
 from ocrsearch.config import PipelineConfig
 from ocrsearch.pipeline import PipelineReader
 from recognizer.ctc_beam import PrefixBeamSearch, SearchLimits, VocabularyHashes
-from recognizer.decode import BeamConfig, BeamDecoder, as_numpy, compress_blank_runs
+from recognizer.decode import BeamConfig, BeamDecoder, compress_blank_runs
 from recognizer.lm import WordFrequencyLM, WordLMConfig
 from recognizer.pyctcdecode_reference import reference_decoder
 
@@ -29,20 +29,19 @@ from recognizer.pyctcdecode_reference import reference_decoder
 def recorded_frames(paths: list[str]) -> list[np.ndarray]:
     """[T, C] log-probs of every crop the pipeline beam-decodes while reading `paths`."""
     frames: list[np.ndarray] = []
-    decode = BeamDecoder.decode
+    readings = BeamDecoder.readings
 
-    def recording(self, log_probs, lengths):
-        lp = as_numpy(log_probs)
-        frames.extend(np.array(lp[: int(n), b]) for b, n in enumerate(as_numpy(lengths)))
-        return decode(self, log_probs, lengths)
+    def recording(self, crop_frames):
+        frames.extend(np.array(f) for f in crop_frames)
+        return readings(self, crop_frames)
 
-    BeamDecoder.decode = recording
+    BeamDecoder.readings = recording
     try:
         reader = PipelineReader.load(PipelineConfig())
         for path in paths:
             reader.read_file(path)
     finally:
-        BeamDecoder.decode = decode
+        BeamDecoder.readings = readings
     return frames
 
 
