@@ -582,7 +582,7 @@ def fold_nested(words: list[Word], inside: float) -> list[Word]:
     # encloses[i, j]: word j is larger than word i and holds at least `inside` of its area
     encloses = (areas[None, :] > areas[:, None]) & (shared >= inside * areas[:, None])
     np.fill_diagonal(encloses, False)
-    for i in sorted(range(len(words)), key=lambda i: box_area(words[i].box)):  # smallest first: readings flow outwards
+    for i in sorted(range(len(words)), key=lambda i: areas[i]):  # smallest first: readings flow outwards
         word = words[i]
         hosts = np.flatnonzero(encloses[i]).tolist()
         if hosts and all(words[h].confidence >= word.confidence for h in hosts):

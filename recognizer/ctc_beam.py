@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recognizer.charset import ALPHABET, BLANK, NUM_CLASSES
+from recognizer.lm import PUNCTUATION
 
 _MIN_LOGP = math.log(1e-15)  # pyctcdecode's clip for log-probabilities
 
@@ -41,9 +42,9 @@ class SearchLimits:
     prune_logp: float = -10.0  # beams this far under their crop's best are dropped (pyctcdecode's default)
     token_min_logp: float = -5.0  # symbols less likely than this in a frame are not tried (unless best)
 
+
 _MULTIPLIER = np.uint64(1_000_003)  # hash: h -> h * _MULTIPLIER + code (mod 2^64)
 _SPACE = ALPHABET.index(" ") + 1
-_PUNCTUATION = ".,:;!?()[]{}\"'`*-_/#&+<>=~|"  # recognizer/lm.py strips these from a word's ends
 
 # the word being written, as the prior sees it (recognizer/lm.py: token_core, score_partial_token)
 _EMPTY, _LETTERS, _TRAILING, _OTHER = 0, 1, 2, 3  # "", "(ab", "(ab.)", "a1" / "ab.c" / "1"
@@ -62,7 +63,7 @@ def _symbol_tables() -> tuple[np.ndarray, np.ndarray]:
     for i, ch in enumerate(ALPHABET, start=1):
         if ch.isalpha():
             kind[i], lower[i] = _LETTER, ord(ch.lower())
-        elif ch in _PUNCTUATION:
+        elif ch in PUNCTUATION:
             kind[i] = _PUNCT
     return kind, lower
 
@@ -70,8 +71,8 @@ def _symbol_tables() -> tuple[np.ndarray, np.ndarray]:
 _KIND, _LOWER = _symbol_tables()
 
 
-def _hash_strings(words: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hashes of every prefix of every word: [n, longest] (0 past a word's end), lengths, codes."""
+def _hash_strings(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every prefix of every word: [n, longest] (0 past a word's end), and the lengths."""
     lengths = np.array([len(w) for w in words], dtype=np.int64)
     codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -83,7 +84,7 @@ def _hash_strings(words: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             inside = j < lengths
             h = np.where(inside, h * _MULTIPLIER + codes[np.minimum(starts + j, len(codes) - 1)], h)
             hashes[:, j] = np.where(inside, h, 0)
-    return hashes, lengths, codes
+    return hashes, lengths
 
 
 class VocabularyHashes:
@@ -93,7 +94,7 @@ class VocabularyHashes:
         """lm: a recognizer.lm.WordFrequencyLM (its vocabulary and its configuration)."""
         cfg = lm.cfg
         words = lm.vocabulary.sorted_words
-        hashes, lengths, _ = _hash_strings(words)
+        hashes, lengths = _hash_strings(words)
         self.prefixes = np.unique(hashes[hashes != 0])  # every prefix of every word, sorted
         word_hashes = hashes[np.arange(len(words)), lengths - 1]
         order = np.argsort(word_hashes, kind="stable")

@@ -106,16 +106,11 @@ class Recognizer:
         return cls(model, cfg, version).with_decoder_ready()
 
     def with_decoder_ready(self) -> Recognizer:
-        """Builds the beam decoder now (reading the LM vocabulary, ~50 ms) rather than at the first
+        """Builds the beam decoder now (reading and hashing the LM vocabulary, ~0.2 s) rather than at the first
         crop: a recognizer loading in a background thread then pays for it off the photo's path."""
         if self.cfg.decoder == "beam" and self._beam is None:
             self._beam = BeamDecoder(self.cfg.beam)
         return self
-
-    def decode(self, log_probs: np.ndarray, lengths: np.ndarray) -> list[Reading]:
-        if self.cfg.decoder == "beam":
-            return self.with_decoder_ready()._beam.decode(log_probs, lengths)
-        return greedy_decode(log_probs, lengths)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Reading]:
         """Upright crops (RGB or gray uint8) -> one Reading each, in input order."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recognizer.charset import ALPHABET, BLANK
+from recognizer.lm import token_core
 
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 # folded class k (1..26) = P(lower letter) + P(upper letter); 0 stays the blank
@@ -84,7 +85,7 @@ def ctc_log_likelihoods(probs: np.ndarray, words: list[str]) -> np.ndarray:
 
 def letters_core(text: str) -> str | None:
     """'Budget,' -> 'budget'; None for a reading that is not one word of letters."""
-    core = text.strip(".,:;!?()[]{}\"'`*-_/#&+<>=~|").lower()
+    core = token_core(text)
     return core if core.isascii() and core.isalpha() else None
 
 
@@ -102,9 +103,6 @@ class LexiconAlternates:
 
     def _prior(self, word: str) -> float:
         return self.lm.cfg.weight * self.lm.log_prob(word)
-
-    def neighbours(self, cores: list[str]) -> list[str]:
-        return self.neighbours_of_each([cores])[0]
 
     def neighbours_of_each(self, core_lists: list[list[str]]) -> list[list[str]]:
         """For each list of cores, the vocabulary words within each core's edit budget of it (less

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+# stripped from a word's ends before it is looked up ("(Budget:" -> "budget")
+PUNCTUATION = ".,:;!?()[]{}\"'`*-_/#&+<>=~|"
 
-_PUNCTUATION = ".,:;!?()[]{}\"'`*-_/#&+<>=~|"
 # The vocabulary, written once from wordfreq by `python -m recognizer.lm` (shipped, like the weights):
 # reading 100k words from wordfreq took ~1 s of every `ocrsearch read` start, this file ~0.1 s.
 # Three lines: a JSON header, the words in sorted order, their frequencies. Splitting two long
@@ -123,7 +124,7 @@ def load_vocabulary(size: int = 100_000) -> Vocabulary:
 
 def token_core(token: str) -> str:
     """'(Budget:' -> 'budget'; the part of a token the vocabulary knows about."""
-    return token.strip(_PUNCTUATION).lower()
+    return token.strip(PUNCTUATION).lower()
 
 
 class WordFrequencyLM:
@@ -147,7 +148,7 @@ class WordFrequencyLM:
     def score_partial_token(self, partial_token: str) -> float:
         # A half-written word that cannot become a vocabulary word pays the unknown offset early,
         # so the beam keeps room for readings that can.
-        core = partial_token.lstrip(_PUNCTUATION).lower()
+        core = partial_token.lstrip(PUNCTUATION).lower()
         if not core or not core.isalpha() or self.vocabulary.has_prefix(core):
             return 0.0
         return self.cfg.weight * self.cfg.unknown_offset
