@@ -19,9 +19,9 @@ from ocrsearch.config import FAKE_DELAY_ENV_VAR, FAKE_PIPELINE_ENV_VAR, DbLayout
 from ocrsearch.fakes import SidecarReader
 from ocrsearch.index import Index
 from ocrsearch.ingest import DatabaseBusy, collect_photos, ingest
-from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, auto_workers, box_iou,
-                                drop_specks, fold_nested, fold_words, join_fragments, join_split_words, max_ious,
-                                shear_crop, warp_word)
+from ocrsearch.pipeline import (GroundTest, Pipeline, PipelineReader, ReaderLoadError, ReaderPool, auto_workers, box_iou,
+                                channel_quantile, drop_specks, fold_nested, fold_words, join_fragments,
+                                join_split_words, max_ious, median_colour, shear_crop, warp_word)
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.store import PhotoInput, Store
 from ocrsearch.types import Detection, Reading, Word
@@ -226,6 +226,27 @@ def test_shear_crop_slants_the_ink_and_widens_the_canvas() -> None:
         assert top - bottom == pytest.approx(shear * 37, abs=1.5)
         # two of the corners lie outside the crop: filled with its background, not black
         assert {out[0, 0, 0], out[0, -1, 0], out[-1, 0, 0], out[-1, -1, 0]} == {230}
+
+
+def test_histogram_quantiles_match_numpy_on_boxes_of_a_photo() -> None:
+    """channel_quantile and median_colour (histograms of a box of the photo, read in place) give
+    what np.partition and np.median give on a copy: odd and even counts, flat and one-pixel boxes."""
+    rng = np.random.default_rng(7)
+    photo = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    photo[40:, 60:] = 90  # a flat patch
+    boxes = [(slice(0, 60), slice(0, 80)), (slice(3, 20), slice(5, 30)), (slice(10, 11), slice(7, 8)),
+             (slice(5, 9), slice(2, 8)), (slice(42, 55), slice(61, 79)), (slice(30, 50), slice(50, 70))]
+    for rows, cols in boxes:
+        box = photo[rows, cols]
+        for channel in range(3):
+            values = box[..., channel].ravel()
+            for q in (0.0, 0.5, 0.8, 1.0):
+                rank = int(q * (values.size - 1))
+                assert channel_quantile(box, channel, q) == float(np.partition(values, rank)[rank])
+        assert median_colour(box) == tuple(float(v) for v in np.median(box.reshape(-1, 3), axis=0))
+        gray = np.ascontiguousarray(box[..., 0])
+        assert median_colour(gray) == (float(np.median(gray)),)
+    assert median_colour(photo[0:2, 0:1]) == tuple((photo[0, 0].astype(float) + photo[1, 0]) / 2)
 
 
 def test_max_ious_gives_each_box_its_largest_overlap_with_the_others() -> None:
@@ -542,6 +563,32 @@ def test_workers_give_the_same_result_as_one_process(photo_folder: Path, tmp_pat
     assert sorted(r1.indexed) == sorted(r2.indexed) and sorted(r1.failed) == sorted(r2.failed)
     for query in ("budget", "meeting", "roadmap"):
         assert _search(one, query) == _search(two, query)
+
+
+def test_a_new_database_starts_its_reader_processes_before_it_is_created(photo_folder: Path, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """Into a new database every photo found is read, so the worker processes start (and load their
+    models) before the database is created, and read them all; into an existing one, ingest first
+    finds which photos are new or changed."""
+    import ocrsearch.ingest as ingest_module
+
+    layout = DbLayout(tmp_path / "db")
+    database_existed: list[bool] = []
+
+    class RecordingPool(ReaderPool):
+        def __init__(self, make_reader, workers: int) -> None:
+            database_existed.append(layout.sqlite_path.exists())
+            super().__init__(make_reader, workers)
+
+    monkeypatch.setattr(ingest_module, "ReaderPool", RecordingPool)
+    first = ingest([photo_folder], layout, _sidecar_reader, config=IngestConfig(workers=2))
+    assert database_existed == [False]
+    assert len(first.indexed) == 3 and len(first.failed) == 4
+    assert _search(layout, "roadmap") == ["plan.jpg"]
+
+    again = ingest([photo_folder], layout, _sidecar_reader, config=IngestConfig(workers=2))
+    assert database_existed == [False]  # no early start: the failed photos are read again by a pool made later
+    assert len(again.unchanged) == 3 and len(again.failed) == 4
 
 
 def _threads_reader(model_threads: int | None = None) -> SidecarReader:
