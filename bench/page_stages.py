@@ -5,6 +5,7 @@ thread, as in an `ocrsearch ingest` worker).
 
     .venv/bin/python bench/page_stages.py "../shared/data/stanford1905/dev/pages/*.jpg"
     .venv/bin/python bench/page_stages.py "cache/pages-bin-val2/pages/*" --limit 10
+    .venv/bin/python bench/page_stages.py "cache/pages-bin-val2/pages/*" --variant beam_width=8
 
 The first photo is read once before timing (models loaded, caches warm).
 """
@@ -17,7 +18,8 @@ import glob
 import time
 from collections import defaultdict
 
-from ocrsearch.config import PipelineConfig
+from search_misses import parse_variant
+
 from ocrsearch.pipeline import PipelineReader
 from recognizer.decode import BeamDecoder
 from recognizer.lexicon import LexiconAlternates
@@ -38,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("photos", help="a glob of photos (quote it)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many photos (0: all)")
+    parser.add_argument("--variant", default="default", help="PipelineConfig fields to change: FIELD=VALUE[,FIELD=VALUE]")
     args = parser.parse_args()
     paths = sorted(glob.glob(args.photos))[: args.limit or None]
     if not paths:
@@ -47,7 +50,7 @@ def main() -> None:
     # class attributes, so every decoder and lexicon the pipeline builds is timed
     BeamDecoder.readings = timed(totals, "beam search", BeamDecoder.readings)
     LexiconAlternates.extend_all = timed(totals, "lexicon", LexiconAlternates.extend_all)
-    reader = PipelineReader.load(PipelineConfig(), model_threads=1)
+    reader = PipelineReader.load(parse_variant(args.variant), model_threads=1)
     reader.read_file(paths[0])
     recognizer = reader.pipeline.recognizer.loaded()
     recognizer.forward = timed(totals, "recognizer network", recognizer.forward)
