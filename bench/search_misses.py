@@ -16,7 +16,9 @@ one run:
         --search default --search fuzzy_min_letters_2=7
 
 On stanford1905 the recall is also given per kind of line (`by_kind`: found/asked for handwritten,
-printed, typewritten), and `--misses FILE` writes each missed query as a JSON line.
+printed, typewritten), and `--misses FILE` writes each missed query as a JSON line. `--one-best`
+stores each word's 1-best reading alone: what search finds, and what the database weighs, without the
+alternate readings.
 
 Uses labelled sets we render ourselves, and stanford1905 *tune* (line text only), never synth-dev
 or a dev split, which score.py measures.
@@ -28,6 +30,7 @@ import argparse
 import dataclasses
 import functools
 import json
+from collections.abc import Iterator, Sequence
 import random
 import tempfile
 import time
@@ -38,7 +41,7 @@ from wordfreq import top_n_list
 from ocrsearch.config import IngestConfig, PipelineConfig, SearchConfig, db_layout
 from ocrsearch.index import Index, tokenize
 from ocrsearch.ingest import ingest
-from ocrsearch.pipeline import PipelineReader
+from ocrsearch.pipeline import PhotoResult, PipelineReader
 from ocrsearch.search import PhotoSearcher
 from ocrsearch.words import WordReader
 
@@ -92,8 +95,30 @@ def page_words(data: Path) -> dict[str, dict[str, str]]:
     return out
 
 
+class OneBestReader:
+    """The pipeline's reader with every word's alternate readings left out."""
+
+    def __init__(self, config: PipelineConfig, model_threads: int | None = None) -> None:
+        self.reader = PipelineReader.load(config, model_threads=model_threads)
+        self.model_version = self.reader.model_version
+
+    def read_file(self, path: str) -> PhotoResult:
+        return self._one_best(self.reader.read_file(path))
+
+    def read_files(self, paths: Sequence[str]) -> Iterator[PhotoResult]:
+        return (self._one_best(result) for result in self.reader.read_files(paths))
+
+    @staticmethod
+    def _one_best(result: PhotoResult) -> PhotoResult:
+        if result.reading is not None:
+            for word in result.reading.words:
+                word.alternates = []
+        return result
+
+
 def measure(sets: list[Path], config: PipelineConfig, absent: list[str], workdir: Path,
-            searches: dict[str, SearchConfig], misses: list[dict] | None = None) -> dict[str, dict]:
+            searches: dict[str, SearchConfig], misses: list[dict] | None = None,
+            one_best: bool = False) -> dict[str, dict]:
     """Each set ingested once with `config`, then searched with each of `searches`; each missed
     query is appended to `misses` when given."""
     counts = {name: {"queries": 0, "missed": 0, "false_hits": 0, "by_kind": {}} for name in searches}
@@ -101,7 +126,8 @@ def measure(sets: list[Path], config: PipelineConfig, absent: list[str], workdir
     t0 = time.perf_counter()
     for data in sets:
         layout = db_layout(workdir / f"{data.name}-{id(config)}")
-        report = ingest([data / "pages"], layout, functools.partial(PipelineReader.load, config), config=IngestConfig())
+        make_reader = functools.partial(OneBestReader if one_best else PipelineReader.load, config)
+        report = ingest([data / "pages"], layout, make_reader, config=IngestConfig())
         if report.failed:
             raise SystemExit(f"ingest failed on {len(report.failed)} photos of {data}")
         index_bytes += layout.sqlite_path.stat().st_size
@@ -145,6 +171,7 @@ def main() -> None:
                              "near spellings written on the photos, so fuzzy settings for them want 4 or 3-4")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--misses", type=Path, default=None, help="write the missed queries here (JSON lines)")
+    parser.add_argument("--one-best", action="store_true", help="store each word's 1-best reading alone (no alternates)")
     args = parser.parse_args()
     sets = [Path(p) for p in args.data.split(",")]
     written = set().union(*(t for s in sets for t in page_words(s).values()))
@@ -158,8 +185,10 @@ def main() -> None:
         misses: list[dict] = []
         for text in args.variant or ["default"]:
             start = len(misses)
-            for search, result in measure(sets, parse_variant(text), absent, Path(tmp), searches, misses).items():
-                print(text if len(searches) == 1 else f"{text} | search {search}", json.dumps(result), flush=True)
+            results = measure(sets, parse_variant(text), absent, Path(tmp), searches, misses, args.one_best)
+            label = f"{text} (1-best only)" if args.one_best else text
+            for search, result in results.items():
+                print(label if len(searches) == 1 else f"{label} | search {search}", json.dumps(result), flush=True)
             for miss in misses[start:]:
                 miss["variant"] = text
     if args.misses:
