@@ -138,6 +138,8 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
            workers: Annotated[int, typer.Option("--workers", min=0, help="Photos read in parallel processes (0: one "
                                                 "per core when 8 or more photos are new or changed).")] = IngestConfig.workers,
            prune: Annotated[bool, typer.Option("--prune", help="Forget photos under PATH whose files are gone.")] = False,
+           force: Annotated[bool, typer.Option("--force", help="Read every photo again, unchanged ones too: after "
+                                               "an upgrade of the models, or to apply other reading options.")] = False,
            decoder: DecoderOption = "beam",
            recognizer_weights: RecognizerWeightsOption = None,
            recognizer_backend: RecognizerBackendOption = "auto",
@@ -177,7 +179,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
 
     try:
         report = run_ingest(paths, layout, make_reader, config=IngestConfig(lock_timeout_s=wait, workers=workers),
-                            prune=prune, on_start=on_start, on_photo=on_photo)
+                            prune=prune, force=force, on_start=on_start, on_photo=on_photo)
     except (DatabaseBusy, ReaderLoadError) as e:
         _fail(str(e))
     except _store_errors() as e:

@@ -99,9 +99,12 @@ ProgressCallback = Callable[[PhotoResult], None]
 
 
 def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFactory, *,
-           config: IngestConfig = IngestConfig(), prune: bool = False,
+           config: IngestConfig = IngestConfig(), prune: bool = False, force: bool = False,
            on_start: Callable[[int], None] | None = None, on_photo: ProgressCallback | None = None) -> IngestReport:
-    """Read new and changed photos into the store and the index; see the module docstring."""
+    """Read new and changed photos into the store and the index; see the module docstring.
+
+    `force`: read every photo found again, unchanged ones too (their words were read by older models,
+    or with other reading options); each photo's new words replace its old ones."""
     started = time.perf_counter()
     report = IngestReport()
     files, missing = collect_photos(paths)
@@ -109,10 +112,10 @@ def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFac
     with write_lock(layout, config.lock_timeout_s), ExitStack() as stack:
         pool = None
         workers = auto_workers(len(files), config)
-        if workers > 1 and not layout.sqlite_path.exists():
-            # A new database: every photo found is to be read, so the reader processes start now and
-            # load their models while this one imports the store and creates the database (~0.5 s
-            # of a run that would otherwise wait for both in turn).
+        if workers > 1 and (force or not layout.sqlite_path.exists()):
+            # Every photo found is to be read (a new database, or forced), so the reader processes
+            # start now and load their models while this one imports the store and creates the
+            # database (~0.5 s of a run that would otherwise wait for both in turn).
             pool = stack.enter_context(ReaderPool(make_reader, min(workers, len(files))))
         from ocrsearch.models import PHOTO_STATUS_INDEXED
         from ocrsearch.store import PhotoInput, Store
@@ -122,7 +125,7 @@ def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFac
         todo: list[str] = []
         for path in files:
             stored_hash, status = states.get(path, (None, None))
-            if status != PHOTO_STATUS_INDEXED:
+            if force or status != PHOTO_STATUS_INDEXED:
                 todo.append(path)  # new or failed before: hashed once, by the reader, from the bytes it decodes
                 continue
             try:

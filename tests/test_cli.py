@@ -172,6 +172,21 @@ def test_second_ingest_reports_unchanged_and_exits_0(ingested) -> None:
     assert result.exit_code == 0 and result.stdout.startswith("indexed 0, unchanged 2, failed 0")
 
 
+def test_ingest_force_reads_unchanged_photos_again(ingested) -> None:
+    """--force reads photos whose files did not change (as after an upgrade of the models: here the
+    sidecar the fake reader reads stands for them), and their new words replace the old ones."""
+    folder, db = ingested
+    (folder / "board.txt").write_text("forecast\n", encoding="utf-8")
+    assert invoke("ingest", folder, "--db", db).stdout.startswith("indexed 0, unchanged 2, failed 0")
+    assert json.loads(invoke("search", "forecast", "--db", db, "--json").stdout) == []
+
+    result = invoke("ingest", folder, "--db", db, "--force")
+    assert result.exit_code == 0 and result.stdout.startswith("indexed 2, unchanged 0, failed 0")
+    hits = json.loads(invoke("search", "forecast", "--db", db, "--json").stdout)
+    assert [Path(hit["photo"]).name for hit in hits] == ["board.jpg"]
+    assert json.loads(invoke("search", "quarterly", "--db", db, "--json").stdout) == []
+
+
 def test_concurrent_ingest_stops_with_a_clear_message(ingested) -> None:
     """With the write lock held elsewhere, ingest waits --wait seconds, then exits 1 saying why."""
     from filelock import FileLock

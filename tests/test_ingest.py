@@ -591,6 +591,31 @@ def test_a_new_database_starts_its_reader_processes_before_it_is_created(photo_f
     assert len(again.unchanged) == 3 and len(again.failed) == 4
 
 
+def test_forced_ingest_starts_its_reader_processes_before_opening_the_database(photo_folder: Path, tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    """A forced ingest reads every photo found, so, as into a new database, its workers start first;
+    each photo is stored once, with its new words."""
+    import ocrsearch.ingest as ingest_module
+
+    layout = DbLayout(tmp_path / "db")
+    ingest([photo_folder], layout, _sidecar_reader)
+    started: list[bool] = []
+
+    class RecordingPool(ReaderPool):
+        def __init__(self, make_reader, workers: int) -> None:
+            started.append(True)
+            super().__init__(make_reader, workers)
+
+    monkeypatch.setattr(ingest_module, "ReaderPool", RecordingPool)
+    (photo_folder / "notes.txt").write_text("forecast\n", encoding="utf-8")
+    forced = ingest([photo_folder], layout, _sidecar_reader, config=IngestConfig(workers=2), force=True)
+    assert started == [True]
+    assert len(forced.indexed) == 3 and forced.unchanged == [] and len(forced.failed) == 4
+    assert _search(layout, "forecast") == ["notes.jpg"] and _search(layout, "meeting") == []
+    with Index(layout.sqlite_path) as index:
+        assert index.doc_count() == 3
+
+
 def _threads_reader(model_threads: int | None = None) -> SidecarReader:
     """A sidecar reader that records, in its model version, the threads its factory was asked for."""
     return SidecarReader(model_version=f"fake-threads-{model_threads}")
