@@ -88,7 +88,7 @@ class SidecarReader:
             time.sleep(self.delay_s)
         reading = PageReading(width=width, height=height, words=layout_words(entries, width, height))
         return PhotoResult(path=path, sha256=photo.sha256, size=photo.size, reading=reading,
-                           model_version=self.model_version, seconds=time.perf_counter() - t0)
+                           model_version=self.model_version, seconds=time.perf_counter() - t0, mtime_ns=photo.mtime_ns)
 
     def read_files(self, paths: Sequence[str]) -> Iterator[PhotoResult]:
         return (self.read_file(path) for path in paths)

@@ -47,6 +47,7 @@ class LoadedPhoto:
     height: int
     sha256: str  # of the file bytes the pixels were decoded from
     size: int  # file size in bytes
+    mtime_ns: int | None = None  # the file's modification time, taken before its bytes were read
 
 
 def is_candidate(path: Path) -> bool:
@@ -80,18 +81,22 @@ def read_photo(path: str | Path, limits: PhotoLimits = PhotoLimits(), min_side: 
     about six times faster. Other formats are decoded at full size. `width` and `height` are those
     of the full photo either way.
     """
-    data = _read_bytes(Path(path), limits)
+    data, mtime_ns = _read_bytes(Path(path), limits)
     rgb, (width, height) = _decode(data, path, limits, min_side)
-    return LoadedPhoto(rgb=rgb, width=width, height=height, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    return LoadedPhoto(rgb=rgb, width=width, height=height, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                       mtime_ns=mtime_ns)
 
 
 def load_rgb(path: str | Path, limits: PhotoLimits = PhotoLimits()) -> np.ndarray:
-    return decode_photo(_read_bytes(Path(path), limits), path, limits)
+    return decode_photo(_read_bytes(Path(path), limits)[0], path, limits)
 
 
-def _read_bytes(path: Path, limits: PhotoLimits) -> bytes:
+def _read_bytes(path: Path, limits: PhotoLimits) -> tuple[bytes, int]:
+    """The file's bytes, and its modification time (ns) taken before reading them: a file changed
+    meanwhile then looks changed to the next ingest, which hashes it again."""
     try:
-        size = path.stat().st_size
+        stat = path.stat()
+        size = stat.st_size
         if size > limits.max_file_bytes:
             raise PhotoError(path, f"file too large ({size / 2**20:.0f} MiB, limit {limits.max_file_bytes / 2**20:.0f} MiB)")
         data = path.read_bytes()
@@ -105,7 +110,7 @@ def _read_bytes(path: Path, limits: PhotoLimits) -> bytes:
         raise PhotoError(path, f"cannot read file: {e.strerror or e}") from None
     if not data:
         raise PhotoError(path, "empty file (0 bytes)")
-    return data
+    return data, stat.st_mtime_ns
 
 
 def decode_photo(data: bytes, path: str | Path, limits: PhotoLimits = PhotoLimits()) -> np.ndarray:

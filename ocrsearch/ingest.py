@@ -4,6 +4,11 @@ Each photo is written in one transaction: the photo, its words and its full-text
 leaves each photo either fully stored and indexed or not there at all, and the next ingest reads
 the photos that are not there, so every photo ends up indexed exactly once. One writer at a time:
 DIR/ingest.lock is held for the whole run.
+
+A photo already indexed is unchanged when its file has the size and modification time it was read
+with (as rsync and git tell, without reading the file), or else the same content hash. A file
+rewritten with other content but the same size and modification time would be missed:
+`ingest --force` reads everything again.
 """
 
 from __future__ import annotations
@@ -123,27 +128,36 @@ def ingest(paths: Sequence[str | Path], layout: DbLayout, make_reader: ReaderFac
         store = stack.enter_context(Store(layout.sqlite_path))
         states = store.states()
         todo: list[str] = []
+        restamps: dict[str, tuple[int, int]] = {}
         for path in files:
-            stored_hash, status = states.get(path, (None, None))
-            if force or status != PHOTO_STATUS_INDEXED:
+            state = states.get(path)
+            if force or state is None or state.status != PHOTO_STATUS_INDEXED:
                 todo.append(path)  # new or failed before: hashed once, by the reader, from the bytes it decodes
                 continue
             try:
+                stat = os.stat(path)
+                # The size and modification time it was read with: unchanged without reading it
+                # (hashing a library of 12 MP photos reads every byte: ~2 ms a photo on this machine)
+                if (stat.st_size, stat.st_mtime_ns) == (state.size, state.mtime_ns):
+                    report.unchanged.append(path)
+                    continue
                 digest = file_sha256(Path(path))
             except OSError as e:
                 report.failed.append((path, f"cannot read file: {e.strerror or e}"))
                 continue
-            if digest == stored_hash:
+            if digest == state.content_hash:
                 report.unchanged.append(path)
+                restamps[path] = (stat.st_size, stat.st_mtime_ns)
             else:
                 todo.append(path)
+        store.restamp(restamps)
 
         if on_start is not None:
             on_start(len(todo))
         for result in read_photo_files(todo, make_reader, auto_workers(len(todo), config), pool=pool):
             if result.reading is not None and result.sha256 is not None:
                 store.put_reading(PhotoInput(result.path, result.sha256, result.size or 0, result.reading,
-                                             result.model_version))
+                                             result.model_version, result.mtime_ns))
                 report.indexed.append(result.path)
             else:
                 reason = result.error or "unknown error"

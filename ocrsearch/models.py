@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 PHOTO_STATUS_INDEXED = "indexed"
@@ -23,6 +23,8 @@ class PhotoRow(Base):
     path: Mapped[str] = mapped_column(Text, nullable=False)
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256 hex of the file
     size: Mapped[int | None] = mapped_column(Integer, nullable=True)  # bytes
+    # the file's modification time (ns) when it was read: with `size`, how ingest tells it unchanged
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # 'indexed' or 'failed'

@@ -667,6 +667,7 @@ class PhotoResult:
     error: str | None = None
     model_version: str = ""
     seconds: float = 0.0
+    mtime_ns: int | None = None  # the file's modification time when it was read
 
     @property
     def ok(self) -> bool:
@@ -754,7 +755,7 @@ class PipelineReader:
             return PhotoResult(path=path, sha256=photo.sha256, size=photo.size,
                                error=f"reading failed: {type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
         return PhotoResult(path=path, sha256=photo.sha256, size=photo.size, reading=reading,
-                           model_version=self.model_version, seconds=time.perf_counter() - t0)
+                           model_version=self.model_version, seconds=time.perf_counter() - t0, mtime_ns=photo.mtime_ns)
 
 
 def auto_workers(n_photos: int, config: IngestConfig) -> int:

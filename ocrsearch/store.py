@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
@@ -23,7 +24,7 @@ from ocrsearch.types import PageReading
 from ocrsearch.words import MMAP_BYTES, SCHEMA_REVISION, StoredWord, fetch_words, pack_words, unpack_texts
 
 __all__ = ["SCHEMA_REVISION", "ALEMBIC_DIR", "PhotoInput", "PhotoRecord", "PhotoText", "Store", "StoreError",
-           "StoreStats", "StoredWord"]
+           "StoreStats", "StoredState", "StoredWord"]
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
@@ -45,6 +46,7 @@ class PhotoRecord:
     path: str
     content_hash: str | None
     size: int | None
+    mtime_ns: int | None
     width: int | None
     height: int | None
     status: str
@@ -63,6 +65,16 @@ class PhotoInput:
     size: int
     reading: PageReading
     model_version: str = ""
+    mtime_ns: int | None = None  # the file's modification time when it was read (None: unknown)
+
+
+class StoredState(NamedTuple):
+    """What ingest needs to know of a stored photo to tell whether its file changed."""
+
+    content_hash: str | None
+    status: str
+    size: int | None
+    mtime_ns: int | None
 
 
 @dataclass(frozen=True)
@@ -184,11 +196,23 @@ class Store:
             row = conn.execute(select(_photos).where(_photos.c.path == path)).mappings().first()
         return PhotoRecord(**row) if row else None
 
-    def states(self) -> dict[str, tuple[str | None, str]]:
-        """path -> (content hash, status) of every photo."""
+    def states(self) -> dict[str, StoredState]:
+        """path -> content hash, status, size and modification time of every photo."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(_photos.c.path, _photos.c.content_hash, _photos.c.status))
-            return {path: (content_hash, status) for path, content_hash, status in rows}
+            rows = conn.execute(select(_photos.c.path, _photos.c.content_hash, _photos.c.status, _photos.c.size,
+                                       _photos.c.mtime_ns))
+            return {path: StoredState(*state) for path, *state in rows}
+
+    def restamp(self, stamps: dict[str, tuple[int, int]]) -> None:
+        """Record the (size, modification time) of photos whose files were found unchanged by their hash
+        (touched, copied, or stored before modification times were): the next ingest need not hash them."""
+        if not stamps:
+            return
+        with self.transaction() as conn:
+            conn.execute(update(_photos).where(_photos.c.path == bindparam("photo_path"))
+                         .values(size=bindparam("photo_size"), mtime_ns=bindparam("photo_mtime_ns")),
+                         [{"photo_path": path, "photo_size": size, "photo_mtime_ns": mtime_ns}
+                          for path, (size, mtime_ns) in stamps.items()])
 
     def indexed_hashes(self) -> dict[str, str]:
         """path -> content hash of every photo whose words are stored (what the index must hold)."""
@@ -253,14 +277,15 @@ class Store:
         if not items:
             return {}
         now = _now()
-        photo_rows = [{"path": it.path, "content_hash": it.content_hash, "size": it.size, "width": it.reading.width,
+        photo_rows = [{"path": it.path, "content_hash": it.content_hash, "size": it.size, "mtime_ns": it.mtime_ns,
+                       "width": it.reading.width,
                        "height": it.reading.height, "status": PHOTO_STATUS_INDEXED, "error": None,
                        "model_version": it.model_version, "created_at": now, "updated_at": now} for it in items]
         upsert = sqlite_insert(_photos)
         upsert = upsert.on_conflict_do_update(
             index_elements=[_photos.c.path],
-            set_={name: upsert.excluded[name] for name in ("content_hash", "size", "width", "height", "status",
-                                                            "error", "model_version", "updated_at")})
+            set_={name: upsert.excluded[name] for name in ("content_hash", "size", "mtime_ns", "width", "height",
+                                                            "status", "error", "model_version", "updated_at")})
         # Packing is the costly part (most of a bulk write is turning numbers into bytes): done
         # before the transaction, so that the write lock is held for the inserts only.
         packed = [pack_words(it.reading.words) for it in items]
@@ -289,7 +314,7 @@ class Store:
             if existing is not None and existing.status == PHOTO_STATUS_INDEXED:
                 conn.execute(update(_photos).where(_photos.c.id == existing.id).values(error=error, updated_at=now))
                 return
-            values = {"content_hash": content_hash, "size": size, "width": None, "height": None,
+            values = {"content_hash": content_hash, "size": size, "mtime_ns": None, "width": None, "height": None,
                       "status": PHOTO_STATUS_FAILED, "error": error, "model_version": None, "updated_at": now}
             if existing is None:
                 conn.execute(_photos.insert().values(path=path, created_at=now, **values))

@@ -26,7 +26,7 @@ import numpy as np
 
 # The Alembic head this code was written for. Opening a database at this revision skips Alembic
 # entirely (it costs ~100 ms of imports per command); tests check it equals the scripts' head.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 _SQL_CHUNK = 500  # paths per IN (...) list, well below SQLite's bound-parameter limit
 MMAP_BYTES = 256 * 2**20  # memory-mapped reads of the search's top photos

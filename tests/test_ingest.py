@@ -475,9 +475,12 @@ def test_ingest_is_idempotent_and_incremental(photo_folder: Path, layout: DbLayo
         assert index.doc_count() == 3
 
 
-def test_new_photos_are_hashed_once_by_the_reader(photo_folder: Path, layout: DbLayout, monkeypatch) -> None:
-    """Only photos already indexed are hashed before reading (to skip unchanged ones); a new photo's
-    hash comes from the bytes the reader decodes."""
+def test_unchanged_photos_are_told_by_size_and_time_and_hashed_only_when_touched(photo_folder: Path, layout: DbLayout,
+                                                                                  monkeypatch) -> None:
+    """A new photo's hash comes from the bytes the reader decodes; an indexed photo whose file keeps
+    the size and modification time it was read with is unchanged without being read. A touched file
+    is hashed: same content, unchanged (and its new time recorded, so it is not hashed again);
+    other content, read again."""
     import ocrsearch.ingest as ingest_module
 
     hashed: list[str] = []
@@ -488,8 +491,20 @@ def test_new_photos_are_hashed_once_by_the_reader(photo_folder: Path, layout: Db
     assert hashed == [] and len(first.indexed) == 3
 
     again = ingest([photo_folder], layout, _sidecar_reader)
-    assert sorted(hashed) == ["board.jpg", "notes.jpg", "plan.jpg"]  # the failed ones are read again anyway
-    assert len(again.unchanged) == 3 and again.indexed == []
+    assert hashed == [] and len(again.unchanged) == 3 and again.indexed == []  # the failed ones are read again
+
+    board, notes = photo_folder / "board.jpg", photo_folder / "notes.jpg"
+    stat = board.stat()
+    os.utime(board, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))  # touched: same bytes, later time
+    notes.write_bytes(board.read_bytes())  # other content
+    touched = ingest([photo_folder], layout, _sidecar_reader)
+    assert sorted(hashed) == ["board.jpg", "notes.jpg"]
+    assert sorted(Path(p).name for p in touched.unchanged) == ["board.jpg", "plan.jpg"]
+    assert [Path(p).name for p in touched.indexed] == ["notes.jpg"]
+
+    hashed.clear()
+    last = ingest([photo_folder], layout, _sidecar_reader)
+    assert hashed == [] and len(last.unchanged) == 3
 
 
 def test_each_photo_is_searchable_as_soon_as_it_is_stored(photo_folder: Path, layout: DbLayout) -> None:

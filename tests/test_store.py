@@ -17,7 +17,7 @@ from conftest import page
 from sqlalchemy import text
 
 from ocrsearch.config import DbLayout
-from ocrsearch.store import ALEMBIC_DIR, SCHEMA_REVISION, PhotoInput, Store, StoreError
+from ocrsearch.store import ALEMBIC_DIR, SCHEMA_REVISION, PhotoInput, Store, StoredState, StoreError
 from ocrsearch.index import Index
 from ocrsearch.types import Word
 from ocrsearch.words import SchemaMismatch, WordReader, pack_words, unpack_words
@@ -270,3 +270,27 @@ def test_migration_from_0002_indexes_apostrophe_parts(tmp_path: Path) -> None:
         assert [h.photo for h in searcher.search("boston").hits] == ["/p/a.jpg"]
         assert [h.photo for h in searcher.search('"boston\'s office"').hits] == ["/p/a.jpg"]
         assert index.doc_count() == 1
+
+
+def test_migration_from_0003_leaves_stored_photos_without_a_modification_time(tmp_path: Path) -> None:
+    """Photos stored before 0004 have no modification time, so ingest hashes them once (as before)
+    and records their size and time with `restamp`; photos read since carry theirs."""
+    from alembic import command
+
+    sqlite_path = tmp_path / "ocrsearch.sqlite3"
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{sqlite_path}")
+    command.upgrade(config, "0003")
+    with sqlite3.connect(sqlite_path) as conn:
+        conn.execute("INSERT INTO photos (id, path, content_hash, size, status, created_at, updated_at) "
+                     "VALUES (1, '/p/a.jpg', 'h', 10, 'indexed', '2025-01-01', '2025-01-01')")
+
+    with Store(sqlite_path) as store:
+        assert store.revision() == SCHEMA_REVISION
+        assert store.states() == {"/p/a.jpg": StoredState("h", "indexed", 10, None)}
+        store.restamp({"/p/a.jpg": (12, 1_700_000_000_123_456_789)})
+        store.put_reading(PhotoInput("/p/b.jpg", "h2", 20, page("budget"), "models-1", 1_800_000_000_000_000_001))
+        assert store.states() == {"/p/a.jpg": StoredState("h", "indexed", 12, 1_700_000_000_123_456_789),
+                                  "/p/b.jpg": StoredState("h2", "indexed", 20, 1_800_000_000_000_000_001)}
+        assert store.get("/p/b.jpg").mtime_ns == 1_800_000_000_000_000_001
