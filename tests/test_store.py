@@ -206,16 +206,22 @@ def test_packed_words_come_back_as_written(alternates) -> None:
     assert [c for _, c in back[1].alternates if math.isfinite(c)] == [round(c, 4) for _, c in alternates if math.isfinite(c)]
 
 
-def test_migration_from_0001_packs_words_and_indexes_them(tmp_path: Path) -> None:
-    """A database written by the previous version (a row per word, a Whoosh index) is migrated on
-    open: its words come back the same and every indexed photo is searchable, failed ones are not."""
+def _database_at(folder: Path, revision: str) -> Path:
+    """A new database in `folder`, migrated up to `revision` only (as an older ocrsearch left it)."""
     from alembic import command
 
-    sqlite_path = tmp_path / "ocrsearch.sqlite3"
+    sqlite_path = folder / "ocrsearch.sqlite3"
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
     config.set_main_option("sqlalchemy.url", f"sqlite:///{sqlite_path}")
-    command.upgrade(config, "0001")
+    command.upgrade(config, revision)
+    return sqlite_path
+
+
+def test_migration_from_0001_packs_words_and_indexes_them(tmp_path: Path) -> None:
+    """A database written by the previous version (a row per word, a Whoosh index) is migrated on
+    open: its words come back the same and every indexed photo is searchable, failed ones are not."""
+    sqlite_path = _database_at(tmp_path, "0001")
     with sqlite3.connect(sqlite_path) as conn:
         conn.executemany("INSERT INTO photos (id, path, content_hash, status, created_at, updated_at) "
                          "VALUES (?, ?, 'h', ?, '2025-01-01', '2025-01-01')",
@@ -244,17 +250,11 @@ def test_migration_from_0001_packs_words_and_indexes_them(tmp_path: Path) -> Non
 def test_migration_from_0002_indexes_apostrophe_parts(tmp_path: Path) -> None:
     """An index written before 0003 (apostrophe words as one token) is re-tokenized on open, so
     that "boston" finds a photo where "Boston's" was read; failed photos stay out."""
-    from alembic import command
-
     from ocrsearch.search import PhotoSearcher
     from ocrsearch.types import Word
     from ocrsearch.words import pack_words
 
-    sqlite_path = tmp_path / "ocrsearch.sqlite3"
-    config = Config()
-    config.set_main_option("script_location", str(ALEMBIC_DIR))
-    config.set_main_option("sqlalchemy.url", f"sqlite:///{sqlite_path}")
-    command.upgrade(config, "0002")
+    sqlite_path = _database_at(tmp_path, "0002")
     words = [Word("Boston's", 0.9, (0, 0, 9, 9), [[0, 0], [9, 0], [9, 9], [0, 9]]),
              Word("office", 0.8, (10, 0, 19, 9), [[10, 0], [19, 0], [19, 9], [10, 9]])]
     with sqlite3.connect(sqlite_path) as conn:
@@ -275,13 +275,7 @@ def test_migration_from_0002_indexes_apostrophe_parts(tmp_path: Path) -> None:
 def test_migration_from_0003_leaves_stored_photos_without_a_modification_time(tmp_path: Path) -> None:
     """Photos stored before 0004 have no modification time, so ingest hashes them once (as before)
     and records their size and time with `restamp`; photos read since carry theirs."""
-    from alembic import command
-
-    sqlite_path = tmp_path / "ocrsearch.sqlite3"
-    config = Config()
-    config.set_main_option("script_location", str(ALEMBIC_DIR))
-    config.set_main_option("sqlalchemy.url", f"sqlite:///{sqlite_path}")
-    command.upgrade(config, "0003")
+    sqlite_path = _database_at(tmp_path, "0003")
     with sqlite3.connect(sqlite_path) as conn:
         conn.execute("INSERT INTO photos (id, path, content_hash, size, status, created_at, updated_at) "
                      "VALUES (1, '/p/a.jpg', 'h', 10, 'indexed', '2025-01-01', '2025-01-01')")
