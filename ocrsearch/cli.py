@@ -191,6 +191,10 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Photos or folders (
         if path not in printed:  # missing paths and unreadable files never reached the reader
             _report_error(path, reason)
     print(report.summary())
+    if report.unchanged and not force and config != PipelineConfig():
+        # Unchanged photos are skipped whatever the options say: say so, or the options seem ignored
+        print(f"{len(report.unchanged)} unchanged photos keep the words they were read with before; "
+              f"add --force to read them again with these options", file=sys.stderr)
     if not report.ok:
         raise typer.Exit(1)
 

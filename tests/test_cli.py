@@ -187,6 +187,17 @@ def test_ingest_force_reads_unchanged_photos_again(ingested) -> None:
     assert json.loads(invoke("search", "quarterly", "--db", db, "--json").stdout) == []
 
 
+def test_ingest_with_other_reading_options_says_unchanged_photos_need_force(ingested) -> None:
+    """Unchanged photos are skipped whatever the options: with reading options other than the
+    defaults, ingest says so and names --force; with the defaults it says nothing more."""
+    folder, db = ingested
+    plain = invoke("ingest", folder, "--db", db)
+    assert plain.exit_code == 0 and plain.stderr == ""
+    greedy = invoke("ingest", folder, "--db", db, "--decoder", "greedy")
+    assert greedy.exit_code == 0 and greedy.stdout.startswith("indexed 0, unchanged 2")
+    assert "2 unchanged photos" in greedy.stderr and "--force" in greedy.stderr
+
+
 def test_concurrent_ingest_stops_with_a_clear_message(ingested) -> None:
     """With the write lock held elsewhere, ingest waits --wait seconds, then exits 1 saying why."""
     from filelock import FileLock
