@@ -5,7 +5,7 @@ thread, as in an `ocrsearch ingest` worker).
 
     .venv/bin/python bench/page_stages.py "../shared/data/stanford1905/dev/pages/*.jpg"
     .venv/bin/python bench/page_stages.py "cache/pages-bin-val2/pages/*" --limit 10
-    .venv/bin/python bench/page_stages.py "cache/pages-bin-val2/pages/*" --variant beam_width=8
+    .venv/bin/python bench/page_stages.py "cache/pages-bin-val2/pages/*" --variant binarizer_side=1152
 
 The first photo is read once before timing (models loaded, caches warm).
 """

@@ -30,10 +30,10 @@ import argparse
 import dataclasses
 import functools
 import json
-from collections.abc import Iterator, Sequence
 import random
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from wordfreq import top_n_list

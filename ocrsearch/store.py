@@ -278,8 +278,7 @@ class Store:
             return {}
         now = _now()
         photo_rows = [{"path": it.path, "content_hash": it.content_hash, "size": it.size, "mtime_ns": it.mtime_ns,
-                       "width": it.reading.width,
-                       "height": it.reading.height, "status": PHOTO_STATUS_INDEXED, "error": None,
+                       "width": it.reading.width, "height": it.reading.height, "status": PHOTO_STATUS_INDEXED, "error": None,
                        "model_version": it.model_version, "created_at": now, "updated_at": now} for it in items]
         upsert = sqlite_insert(_photos)
         upsert = upsert.on_conflict_do_update(
