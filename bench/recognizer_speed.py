@@ -1,7 +1,7 @@
 """Recognizer speed on this machine: crops/s, batched, greedy and beam, against RapidOCR's
 recognizer on the same crops in the same run.
 
-    .venv/bin/python bench/recognizer_speed.py [--data ../shared/data/synth-dev] [--n 512]
+    .venv/bin/python bench/recognizer_speed.py [--data ../shared/data/synth-dev] [--n 512] [--stretch-below 0.5]
 
 RapidOCR runs in the scorer's virtual environment (bash ../shared/bench/setup.sh --peers), in a
 subprocess, so that it never becomes a dependency of ocrsearch."""
@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=512)
     parser.add_argument("--weights", default=None)
     parser.add_argument("--backends", default="onnx,torch", help="recognizer backends to time, in turn")
+    parser.add_argument("--stretch-below", type=float, default=0.0,
+                        help="also time re-reading unsure crops stretched, as `ocrsearch recognize` does (0.5)")
     parser.add_argument("--rapidocr-python", default=os.path.expanduser("~/.cache/ocrsearch-score-venv/bin/python"))
     args = parser.parse_args()
 
@@ -55,14 +57,17 @@ def main() -> None:
     print(f"{n} crops from {args.data}")
 
     for backend in args.backends.split(","):
-        for decoder in ("greedy", "beam"):
-            recognizer = Recognizer.load(args.weights, decoder=decoder, beam=BeamConfig(), backend=backend)
+        for decoder, stretch_below in [("greedy", 0.0), ("beam", 0.0)] + (
+                [("greedy", args.stretch_below), ("beam", args.stretch_below)] if args.stretch_below else []):
+            recognizer = Recognizer.load(args.weights, decoder=decoder, beam=BeamConfig(), backend=backend,
+                                         stretch_below=stretch_below)
             recognizer.recognize(crops[:64])  # warm-up
             started = time.perf_counter()
             for i in range(0, n, 64):
                 recognizer.recognize(crops[i:i + 64])
             rate = n / (time.perf_counter() - started)
-            print(f"ocrsearch {backend:5s} {decoder:6s}: {rate:7.1f} crops/s  ({1000 / rate:.2f} ms/crop, batches of 64)")
+            mode = f"{decoder}, stretch below {stretch_below}" if stretch_below else decoder
+            print(f"ocrsearch {backend:5s} {mode:6s}: {rate:7.1f} crops/s  ({1000 / rate:.2f} ms/crop, batches of 64)")
 
     if Path(args.rapidocr_python).exists():
         result = subprocess.run([args.rapidocr_python, "-c", RAPIDOCR_SNIPPET], input=json.dumps(paths),

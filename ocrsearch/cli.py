@@ -25,7 +25,7 @@ from ocrsearch import __version__
 from ocrsearch.cli_data import data_app
 from ocrsearch.cli_train import eval_app, export_app, train_app
 from ocrsearch.cli_vision import register_vision_commands
-from ocrsearch.config import FAKE_PIPELINE_ENV_VAR, IngestConfig, PipelineConfig, SearchConfig, db_layout
+from ocrsearch.config import FAKE_PIPELINE_ENV_VAR, RECOGNIZE_STRETCH_BELOW, IngestConfig, PipelineConfig, SearchConfig, db_layout
 if TYPE_CHECKING:  # the pipeline (cv2, numpy) is imported by the commands that read photos, not by `search`
     from ocrsearch.pipeline import PhotoResult, ReaderFactory
 
@@ -384,12 +384,17 @@ def _print_reading(photo: str, reading) -> None:
 def recognize(crops: Annotated[list[Path], typer.Argument(help="Images of single words (or lines).")],
               json_output: JsonOption = False, decoder: DecoderOption = "beam",
               recognizer_weights: RecognizerWeightsOption = None,
-              recognizer_backend: RecognizerBackendOption = "auto") -> None:
+              recognizer_backend: RecognizerBackendOption = "auto",
+              stretch_below: Annotated[float, typer.Option(
+                  "--stretch-below", envvar="OCRSEARCH_STRETCH_BELOW", min=0.0, max=1.0,
+                  help="Read crops read with less confidence than this again, stretched 1.25x and 1.5x "
+                       "wider, and keep the most confident reading; 0: off.")] = RECOGNIZE_STRETCH_BELOW) -> None:
     """Read word images with the recognizer alone."""
     from ocrsearch.imageio import PhotoError, load_rgb
     from ocrsearch.pipeline import ReaderLoadError, iter_chunks, load_recognizer
 
-    config = _pipeline_config(decoder, recognizer_weights, recognizer_backend=recognizer_backend)
+    config = replace(_pipeline_config(decoder, recognizer_weights, recognizer_backend=recognizer_backend),
+                     stretch_below=stretch_below)
     try:
         if _fake_models():
             from ocrsearch.fakes import SizeRecognizer

@@ -70,6 +70,9 @@ def eval_recognizer(
     backend: str = typer.Option("auto", help="auto (the ONNX export beside the weights when it matches them) | onnx | torch"),
     limit: Optional[int] = typer.Option(None, help="Only the first N crops."),
     threads: Optional[int] = typer.Option(None),
+    stretch_below: float = typer.Option(0.0, "--stretch-below", min=0.0, max=1.0,
+                                        help="Read unsure word crops again stretched wider, as `ocrsearch recognize` "
+                                             "does below 0.5; 0: each crop read once."),
 ) -> None:
     """Print CER, word accuracy, mean edit distance (raw and per length) and crops/s."""
     from data.readers import open_dataset
@@ -80,7 +83,7 @@ def eval_recognizer(
         import torch
 
         torch.set_num_threads(threads)
-    recognizer = Recognizer.load(weights, decoder=decoder, backend=backend)
+    recognizer = Recognizer.load(weights, decoder=decoder, backend=backend, stretch_below=stretch_below)
     scores = evaluate_recognizer(recognizer, open_dataset(data), limit=limit)
     typer.echo(" ".join(scores.lines()))
 

@@ -28,6 +28,10 @@ class PhotoLimits:
     max_file_bytes: int = 200 * 1024 * 1024
 
 
+# `ocrsearch recognize`: each word crop's one reading (see PipelineConfig.stretch_below)
+RECOGNIZE_STRETCH_BELOW = 0.5
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """How photos are turned into words."""
@@ -98,6 +102,12 @@ class PipelineConfig:
     # on tune (0.5: 13%)
     lexicon_below: float = 0.5
     lexicon_margin: float = 3.0
+    # The recognizer reads a word crop it is unsure of (confidence below this) again stretched
+    # wider, and keeps the most confident reading (RecognizerConfig.stretch_below); 0: off. Off for
+    # photos: their unsure words get alternates from re-cut and slanted crops instead (reread_below,
+    # shear_below below), and stretched crops as alternates did worse there (736 missed). On for
+    # `ocrsearch recognize` (RECOGNIZE_STRETCH_BELOW), where each crop has one reading.
+    stretch_below: float = 0.0
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
     min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words
     # JPEGs are decoded at 1/2, 1/4 or 1/8 scale while their longest side stays at least this (None:

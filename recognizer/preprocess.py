@@ -20,6 +20,12 @@ def to_gray_strip(image: np.ndarray, height: int = HEIGHT, max_width: int = MAX_
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
+def stretch_width(strip: np.ndarray, factor: float, max_width: int = MAX_WIDTH) -> np.ndarray:
+    """Gray strip [H, W] -> [H, W * factor] (at most max_width): the same ink, wider letters."""
+    width = int(np.clip(round(strip.shape[1] * factor), MIN_WIDTH, max_width))
+    return cv2.resize(strip, (width, strip.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
 def normalise(strip: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Per-crop contrast normalisation: ink polarity and contrast vary wildly between photos.
     Writes into `out` (float32, the strip's shape) when given."""

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from recognizer import Recognizer
 from recognizer.charset import ALPHABET, BLANK, NUM_CLASSES, decode_indices, encode, normalise_label
 from recognizer.decode import BeamConfig, BeamDecoder, greedy_decode
-from recognizer.infer import width_batches
+from recognizer.infer import RecognizerConfig, width_batches
 from recognizer.torch_forward import fold_batchnorm
 from recognizer.model import CRNN, CRNNConfig
-from recognizer.preprocess import HEIGHT, collate_strips, normalise, to_gray_strip
+from recognizer.preprocess import HEIGHT, collate_strips, normalise, stretch_width, to_gray_strip
 
 
 def word_image(text: str, scale: float = 1.0) -> np.ndarray:
@@ -201,6 +201,53 @@ def test_recognize_keeps_input_order():
     assert [r.confidence for r in forward] == pytest.approx([r.confidence for r in backward[::-1]])
 
 
+class ScriptedForward:
+    """A network stand-in: the n-th forward pass reads every crop as scripted[n] (letter, probability),
+    in the first frame, blanks after; it records the input widths it was given."""
+
+    def __init__(self, scripted: list[tuple[str, float]]):
+        self.scripted, self.widths = scripted, []
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        letter, p = self.scripted[len(self.widths)]
+        self.widths.append(images.shape[3])
+        frames = max(images.shape[3] // 4, 1)
+        lp = one_hot_log_probs([ALPHABET.index(letter) + 1] + [BLANK] * (frames - 1), sharp=p).numpy()
+        return np.repeat(lp, images.shape[0], axis=1)  # [T, 1, C] -> [T, B, C]
+
+
+def test_stretch_width_widens_the_ink_and_keeps_the_height():
+    strip = to_gray_strip(word_image("plan"))
+    wide = stretch_width(strip, 1.5)
+    assert wide.shape == (HEIGHT, round(strip.shape[1] * 1.5))
+    ink_columns = lambda s: np.flatnonzero((s < 128).any(axis=0))  # noqa: E731
+    assert ink_columns(wide)[-1] - ink_columns(wide)[0] == pytest.approx(
+        1.5 * (ink_columns(strip)[-1] - ink_columns(strip)[0]), abs=3)
+    assert stretch_width(strip, 100.0).shape[1] == 1024  # capped like any strip
+
+
+def test_unsure_words_are_read_again_stretched_and_the_most_confident_reading_is_kept():
+    word = word_image("to", scale=0.6)
+    forward = ScriptedForward([("n", 0.4), ("w", 0.99), ("v", 0.7)])
+    recognizer = Recognizer(forward, RecognizerConfig(stretch_below=0.9, stretches=(1.25, 1.5)))
+    [reading] = recognizer.recognize([word])
+    assert (reading.text, reading.confidence) == ("w", pytest.approx(0.99))
+    margin = recognizer.cfg.right_margin_columns
+    base = forward.widths[0] - margin
+    assert [w - margin for w in forward.widths] == [base, round(base * 1.25), round(base * 1.5)]
+
+
+def test_confident_words_lines_and_the_default_read_once():
+    word, line = word_image("to", scale=0.6), word_image("budget meeting notes for the whole team", 1.0)
+    assert to_gray_strip(line).shape[1] > RecognizerConfig.stretch_max_width
+    for crop, cfg, scripted in [(word, RecognizerConfig(stretch_below=0.5), [("n", 0.9)]),
+                                (line, RecognizerConfig(stretch_below=0.9), [("n", 0.4)]),
+                                (word, RecognizerConfig(), [("n", 0.4)])]:
+        forward = ScriptedForward(scripted)
+        assert Recognizer(forward, cfg).recognize([crop])[0].text == "n"
+        assert len(forward.widths) == 1
+
+
 @pytest.fixture()
 def tiny_word_set(tmp_path):
     words = ["note", "plan", "budget", "team", "todo", "idea", "call", "Q3"] * 4
@@ -347,3 +394,13 @@ def test_distorted_strips_keep_height_ink_and_background() -> None:
         assert (out < background - 60).sum() > 0.3 * (strip < background - 60).sum()  # ink kept
         edges = np.concatenate([out[:, 0], out[:, -1]])
         assert np.median(edges) > background - 40
+
+
+def test_pipeline_settings_reach_the_recognizer():
+    """Photos are read once per word by default; `ocrsearch recognize` turns re-reading on."""
+    from ocrsearch.config import RECOGNIZE_STRETCH_BELOW, PipelineConfig
+    from ocrsearch.pipeline import load_recognizer
+
+    assert load_recognizer(PipelineConfig(decoder="greedy")).cfg.stretch_below == 0.0
+    stretching = load_recognizer(PipelineConfig(decoder="greedy", stretch_below=RECOGNIZE_STRETCH_BELOW))
+    assert stretching.cfg.stretch_below == RECOGNIZE_STRETCH_BELOW > 0
