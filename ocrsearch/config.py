@@ -105,7 +105,9 @@ class PipelineConfig:
     # The recognizer reads a word crop it is unsure of (confidence below this) again stretched
     # wider, and keeps the most confident reading (RecognizerConfig.stretch_below); 0: off. Off for
     # photos: their unsure words get alternates from re-cut and slanted crops instead (reread_below,
-    # shear_below below), and stretched crops as alternates did worse there (736 missed). On for
+    # shear_below below). bench/search_misses.py on stanford1905 tune + val2 + val3, 0.5: 711 missed
+    # of 4,491 against 679, tune's handwritten lines 464 found of 847 against 494, false hits 8.7%
+    # against 9.75%; stretched crops as alternates did worse too (736 missed, session 20). On for
     # `ocrsearch recognize` (RECOGNIZE_STRETCH_BELOW), where each crop has one reading.
     stretch_below: float = 0.0
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
