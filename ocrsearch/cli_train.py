@@ -29,6 +29,8 @@ def train_recognizer(
     lr: float = typer.Option(1e-3),
     val_every: int = typer.Option(500, help="Validate and checkpoint every N steps."),
     patience: int = typer.Option(8, help="Early stopping: validations without improvement."),
+    select_by: str = typer.Option("loss", "--select-by",
+                                  help="What best.pt keeps: the lowest validation loss, or the lowest greedy CER (cer)."),
     seed: int = typer.Option(0),
     threads: Optional[int] = typer.Option(None, help="torch threads (default: all cores)."),
     augment: bool = typer.Option(True),
@@ -41,8 +43,10 @@ def train_recognizer(
 ) -> None:
     """Train the CRNN recognizer with CTC; resumes from OUT/last.pt if present."""
     from data.readers import open_dataset
-    from recognizer.train import TrainConfig, train
+    from recognizer.train import SELECT_BY, TrainConfig, train
 
+    if select_by not in SELECT_BY:
+        raise typer.BadParameter(f"{select_by!r}: expected {' or '.join(SELECT_BY)}", param_hint="--select-by")
     model: dict = {"rnn": rnn}
     if channels:
         try:
@@ -56,8 +60,8 @@ def train_recognizer(
     cfg = TrainConfig(stage=stage, data=data, val_data=val_data, val_fraction=val_fraction, out=str(out),
                       init=str(init) if init else None, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
                       session_minutes=session_minutes,
-                      batch_size=batch_size, lr=lr, val_every=val_every, patience=patience, seed=seed,
-                      threads=threads, augment=augment, distort=distort, model=model, workers=workers, device=device)
+                      batch_size=batch_size, lr=lr, val_every=val_every, patience=patience, select_by=select_by,
+                      seed=seed, threads=threads, augment=augment, distort=distort, model=model, workers=workers, device=device)
     best = train(cfg, open_dataset, log=lambda s: typer.echo(s))
     typer.echo(f"best weights: {best}")
 

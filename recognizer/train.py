@@ -26,6 +26,9 @@ from recognizer.model import CRNN, CRNNConfig
 from recognizer.preprocess import HEIGHT, collate_strips, to_gray_strip
 
 
+SELECT_BY = ("loss", "cer")
+
+
 @dataclass
 class TrainConfig:
     stage: str = "synth"  # synth | finetune | wild: only recorded, the data decides what is learned
@@ -44,6 +47,10 @@ class TrainConfig:
     warmup_fraction: float = 0.05
     val_every: int = 500
     patience: int = 8  # validations without improvement before stopping early
+    # What best.pt keeps: the lowest validation "loss", or the lowest greedy "cer". In stage 13
+    # (recognizer/weights/README.md) the loss stopped falling at step 3,500 while the CER of every
+    # rendered set went on falling to the end of the run.
+    select_by: str = "loss"
     seed: int = 0
     threads: int | None = None
     workers: int = 0
@@ -201,6 +208,8 @@ def load_checkpoint_model(path: str | Path) -> tuple[CRNN, dict]:
 
 def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callable[[str], None] = print) -> Path:
     """Run one training stage; returns the path of the best checkpoint."""
+    if cfg.select_by not in SELECT_BY:
+        raise ValueError(f"unknown select_by {cfg.select_by!r} ({' or '.join(SELECT_BY)})")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -294,9 +303,11 @@ def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callabl
                        "minutes": minutes()}
                 history.append(row)
                 window_loss, window_n = 0.0, 0
-                improved = metrics["val_loss"] < best_loss
+                # best_loss holds the selected figure (val_loss or val_cer), under its old name so that
+                # runs checkpointed before select_by existed resume
+                improved = metrics[f"val_{cfg.select_by}"] < best_loss
                 if improved:
-                    best_loss, stale = metrics["val_loss"], 0
+                    best_loss, stale = metrics[f"val_{cfg.select_by}"], 0
                     _save_weights(out / "best.pt", model, cfg, row)
                 else:
                     stale += 1

@@ -285,6 +285,27 @@ def test_few_training_steps_write_checkpoints_and_resume(tiny_word_set, tmp_path
     assert len(readings) == 2 and all(0.0 <= r.confidence <= 1.0 for r in readings)
 
 
+def test_best_checkpoint_can_be_chosen_by_character_error_rate(tiny_word_set, tmp_path):
+    """--select-by cer keeps the weights of the validation with the lowest CER, whatever their loss."""
+    import csv
+
+    from data.readers import open_dataset
+    from recognizer.train import TrainConfig, train
+
+    out = tmp_path / "run"
+    cfg = TrainConfig(data=[str(tiny_word_set)], val_data=[str(tiny_word_set)], out=str(out), max_steps=12,
+                      batch_size=8, val_every=3, lr=3e-3, threads=1, augment=False, select_by="cer")
+    best = torch.load(train(cfg, open_dataset, log=lambda _: None), weights_only=False)
+    with (out / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    lowest = min(rows, key=lambda r: float(r["val_cer"]))  # the first of equals, as training keeps it
+    lowest_loss = min(rows, key=lambda r: float(r["val_loss"]))
+    assert lowest["step"] != lowest_loss["step"]  # so that the choice shows (a few steps: CER stays 1.0)
+    assert best["metrics"]["step"] == int(lowest["step"])
+    with pytest.raises(ValueError, match="select_by"):
+        train(TrainConfig(data=[str(tiny_word_set)], out=str(tmp_path / "x"), select_by="accuracy"), open_dataset)
+
+
 def test_eval_command_prints_metrics(tiny_word_set, tmp_path):
     """`ocrsearch eval recognizer` prints CER, word accuracy, mean edit distances and crops/s."""
     import typer

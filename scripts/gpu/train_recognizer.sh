@@ -21,6 +21,7 @@ EPOCHS=${EPOCHS:-100}  # high enough that MAX_MIN ends the run (10 epochs of 266
 BUDGET_S=${BUDGET_S:-560}  # this call's wall-clock budget: training gets what rendering leaves
 LOADERS=${LOADERS:-6}
 LR=${LR:-1e-3}
+SELECT_BY=${SELECT_BY:-loss}  # what best.pt keeps: lowest validation loss, or "cer" (see the model card)
 OUT=${OUT:-runs/gpu-out}
 DEVICE=${DEVICE:-cuda}
 SITE=${SITE:-/tmp/site}  # where the carried wheels install
@@ -71,7 +72,8 @@ cli train recognizer --stage finetune "${init[@]}" "${model_args[@]}" "${data[@]
   --data "$KIT/data/stanford-train*40" --data "$KIT/data/wild1*3" --data "$KIT/data/wild2*3" "${extra[@]}" \
   --val-data "$KIT/data/stanford-val" --val-data "$KIT/data/val-trainfonts" \
   --out "$RUN" --device "$DEVICE" --workers "$LOADERS" --batch-size 256 --lr "$LR" \
-  --epochs "$EPOCHS" --max-minutes "$MAX_MIN" --session-minutes "$SESSION_MIN" --val-every 500 --patience 1000 --seed 1
+  --epochs "$EPOCHS" --max-minutes "$MAX_MIN" --session-minutes "$SESSION_MIN" --val-every 500 --patience 1000 --seed 1 \
+  --select-by "$SELECT_BY"
 mkdir -p "$OUT"
 cp "$RUN/best.pt" "$RUN/log.csv" "$OUT/"
 [ -f "$RUN/loss.png" ] && cp "$RUN/loss.png" "$OUT/"
