@@ -387,8 +387,8 @@ def recognize(crops: Annotated[list[Path], typer.Argument(help="Images of single
               recognizer_backend: RecognizerBackendOption = "auto",
               stretch_below: Annotated[float, typer.Option(
                   "--stretch-below", envvar="OCRSEARCH_STRETCH_BELOW", min=0.0, max=1.0,
-                  help="Read crops read with less confidence than this again, stretched 1.25x and 1.5x "
-                       "wider, and keep the most confident reading; 0: off.")] = RECOGNIZE_STRETCH_BELOW) -> None:
+                  help="Crops read with less confidence than this are read again, stretched 1.25x and 1.5x "
+                       "wider, and the most confident reading is kept; 0: off.")] = RECOGNIZE_STRETCH_BELOW) -> None:
     """Read word images with the recognizer alone."""
     from ocrsearch.imageio import PhotoError, load_rgb
     from ocrsearch.pipeline import ReaderLoadError, iter_chunks, load_recognizer

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from ocrsearch.config import RECOGNIZE_STRETCH_BELOW
+
 train_app = typer.Typer(help="Train a model.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure a model on a labelled set.", no_args_is_help=True)
 export_app = typer.Typer(help="Export a model for faster inference.", no_args_is_help=True)
@@ -76,7 +78,7 @@ def eval_recognizer(
     threads: Optional[int] = typer.Option(None),
     stretch_below: float = typer.Option(0.0, "--stretch-below", min=0.0, max=1.0,
                                         help="Read unsure word crops again stretched wider, as `ocrsearch recognize` "
-                                             "does below 0.5; 0: each crop read once."),
+                                             f"does below {RECOGNIZE_STRETCH_BELOW}; 0: each crop read once."),
 ) -> None:
     """Print CER, word accuracy, mean edit distance (raw and per length) and crops/s."""
     from data.readers import open_dataset
