@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--backends", default="onnx,torch", help="recognizer backends to time, in turn")
     parser.add_argument("--stretch-below", type=float, default=0.0,
-                        help="also time re-reading unsure crops stretched, as `ocrsearch recognize` does (0.5)")
+                        help="also time trimming margins and re-reading unsure crops narrower, wider and whole, "
+                             "as `ocrsearch recognize` does (0.5)")
     parser.add_argument("--rapidocr-python", default=os.path.expanduser("~/.cache/ocrsearch-score-venv/bin/python"))
     args = parser.parse_args()
 
@@ -60,13 +61,13 @@ def main() -> None:
         for decoder, stretch_below in [("greedy", 0.0), ("beam", 0.0)] + (
                 [("greedy", args.stretch_below), ("beam", args.stretch_below)] if args.stretch_below else []):
             recognizer = Recognizer.load(args.weights, decoder=decoder, beam=BeamConfig(), backend=backend,
-                                         stretch_below=stretch_below)
+                                         stretch_below=stretch_below, trim_margins=stretch_below > 0)
             recognizer.recognize(crops[:64])  # warm-up
             started = time.perf_counter()
             for i in range(0, n, 64):
                 recognizer.recognize(crops[i:i + 64])
             rate = n / (time.perf_counter() - started)
-            mode = f"{decoder}, stretch below {stretch_below}" if stretch_below else decoder
+            mode = f"{decoder}, trimmed, stretch below {stretch_below}" if stretch_below else decoder
             print(f"ocrsearch {backend:5s} {mode:6s}: {rate:7.1f} crops/s  ({1000 / rate:.2f} ms/crop, batches of 64)")
 
     if Path(args.rapidocr_python).exists():

@@ -25,7 +25,7 @@ from ocrsearch import __version__
 from ocrsearch.cli_data import data_app
 from ocrsearch.cli_train import eval_app, export_app, train_app
 from ocrsearch.cli_vision import register_vision_commands
-from ocrsearch.config import FAKE_PIPELINE_ENV_VAR, RECOGNIZE_STRETCH_BELOW, IngestConfig, PipelineConfig, SearchConfig, db_layout
+from ocrsearch.config import FAKE_PIPELINE_ENV_VAR, RECOGNIZE_STRETCH_BELOW, RECOGNIZE_TRIM_MARGINS, IngestConfig, PipelineConfig, SearchConfig, db_layout
 if TYPE_CHECKING:  # the pipeline (cv2, numpy) is imported by the commands that read photos, not by `search`
     from ocrsearch.pipeline import PhotoResult, ReaderFactory
 
@@ -387,14 +387,18 @@ def recognize(crops: Annotated[list[Path], typer.Argument(help="Images of single
               recognizer_backend: RecognizerBackendOption = "auto",
               stretch_below: Annotated[float, typer.Option(
                   "--stretch-below", envvar="OCRSEARCH_STRETCH_BELOW", min=0.0, max=1.0,
-                  help="Crops read with less confidence than this are read again, stretched 1.25x and 1.5x "
-                       "wider, and the most confident reading is kept; 0: off.")] = RECOGNIZE_STRETCH_BELOW) -> None:
+                  help="Crops read with less confidence than this are read again 0.9x, 1.25x and 1.5x as "
+                       "wide, and whole if their margins were trimmed; the most confident reading is kept. "
+                       "0: each crop read once.")] = RECOGNIZE_STRETCH_BELOW,
+              trim_margins: Annotated[bool, typer.Option(
+                  "--trim-margins/--no-trim-margins", envvar="OCRSEARCH_TRIM_MARGINS",
+                  help="Cut the empty rows above and below the writing before reading a crop.")] = RECOGNIZE_TRIM_MARGINS) -> None:
     """Read word images with the recognizer alone."""
     from ocrsearch.imageio import PhotoError, load_rgb
     from ocrsearch.pipeline import ReaderLoadError, iter_chunks, load_recognizer
 
     config = replace(_pipeline_config(decoder, recognizer_weights, recognizer_backend=recognizer_backend),
-                     stretch_below=stretch_below)
+                     stretch_below=stretch_below, trim_margins=trim_margins)
     try:
         if _fake_models():
             from ocrsearch.fakes import SizeRecognizer

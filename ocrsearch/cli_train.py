@@ -77,8 +77,11 @@ def eval_recognizer(
     limit: Optional[int] = typer.Option(None, help="Only the first N crops."),
     threads: Optional[int] = typer.Option(None),
     stretch_below: float = typer.Option(0.0, "--stretch-below", min=0.0, max=1.0,
-                                        help="Read unsure word crops again stretched wider, as `ocrsearch recognize` "
+                                        help="Read unsure crops again narrower, wider and whole, as `ocrsearch recognize` "
                                              f"does below {RECOGNIZE_STRETCH_BELOW}; 0: each crop read once."),
+    trim_margins: bool = typer.Option(False, "--trim-margins/--no-trim-margins",
+                                      help="Cut the empty rows above and below the writing first, as `ocrsearch "
+                                           "recognize` does; off: the network alone, as the model card's history."),
 ) -> None:
     """Print CER, word accuracy, mean edit distance (raw and per length) and crops/s."""
     from data.readers import open_dataset
@@ -89,7 +92,8 @@ def eval_recognizer(
         import torch
 
         torch.set_num_threads(threads)
-    recognizer = Recognizer.load(weights, decoder=decoder, backend=backend, stretch_below=stretch_below)
+    recognizer = Recognizer.load(weights, decoder=decoder, backend=backend, stretch_below=stretch_below,
+                                 trim_margins=trim_margins)
     scores = evaluate_recognizer(recognizer, open_dataset(data), limit=limit)
     typer.echo(" ".join(scores.lines()))
 

@@ -28,8 +28,10 @@ class PhotoLimits:
     max_file_bytes: int = 200 * 1024 * 1024
 
 
-# `ocrsearch recognize`: each word crop's one reading (see PipelineConfig.stretch_below)
+# `ocrsearch recognize`: each word crop's one reading (see PipelineConfig.stretch_below and
+# RecognizerConfig.trim_margins)
 RECOGNIZE_STRETCH_BELOW = 0.5
+RECOGNIZE_TRIM_MARGINS = True
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,12 @@ class PipelineConfig:
     # against 9.75%; stretched crops as alternates did worse too (736 missed, session 20). On for
     # `ocrsearch recognize` (RECOGNIZE_STRETCH_BELOW), where each crop has one reading.
     stretch_below: float = 0.0
+    # Cut the empty rows above and below each word crop's writing before reading it
+    # (RecognizerConfig.trim_margins). Off for photos: the detector's crops are tight already, and
+    # bench/search_misses.py on stanford1905 tune + val2 + val3 missed 686 of 4,491 with it (701
+    # with stretch_below 0.5 too) against 679, for 8.8% false hits against 9.75%. On for
+    # `ocrsearch recognize` (RECOGNIZE_TRIM_MARGINS).
+    trim_margins: bool = False
     crop_margin: float = 0.12  # margin added around each word quad, as a share of the word height
     min_crop_side: int = 4  # quads thinner than this (pixels) are detector noise, not words
     # JPEGs are decoded at 1/2, 1/4 or 1/8 scale while their longest side stays at least this (None:

@@ -68,7 +68,7 @@ def load_recognizer(config: PipelineConfig = PipelineConfig()) -> RecognizerStag
     lexicon = LexiconConfig(below_confidence=config.lexicon_below, margin=config.lexicon_margin) if config.lexicon_below > 0 else None
     return Recognizer.load(weights=config.recognizer_weights, decoder=config.decoder, backend=config.recognizer_backend,
                            threads=config.model_threads, beam=BeamConfig(lexicon=lexicon),
-                           stretch_below=config.stretch_below)
+                           stretch_below=config.stretch_below, trim_margins=config.trim_margins)
 
 
 class BackgroundRecognizer:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ocrsearch.types import Reading
 from recognizer.decode import BeamConfig, BeamDecoder, crop_frames, greedy_decode
-from recognizer.preprocess import collate_strips, stretch_width, to_gray_strip
+from recognizer.preprocess import collate_strips, stretch_width, to_gray_strip, trim_margins
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "recognizer.pt"
@@ -24,6 +24,15 @@ BACKENDS = ("auto", "onnx", "torch")
 
 # [B, 1, H, W] float32 -> [T, B, C] log-probabilities
 Forward = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """One more way to read an unsure crop: its strip `factor` times as wide; made from the whole
+    crop when `untrimmed`, else from what the first reading read (trimmed with trim_margins)."""
+
+    factor: float
+    untrimmed: bool = False
 
 
 @dataclass
@@ -37,15 +46,22 @@ class RecognizerConfig:
     # better with some empty board after it, as it saw in padded training batches: CER on synth-dev
     # 0.0675 -> 0.0643 and on held-out fonts 0.170 -> 0.165 (greedy), for 10-25% of the speed.
     right_margin_columns: int = 16
-    # Word crops read with less confidence than this are read again stretched wider, once per
-    # factor of `stretches`, and the most confident reading is kept; 0: off. Narrow letters get
-    # more CTC frames. `ocrsearch eval recognizer --decoder beam --stretch-below 0.5` on our renders,
-    # off -> on: CER 0.045 -> 0.036 (Debian families, seed 911), 0.086 -> 0.075 (all training
-    # families, seed 901), 0.174 -> 0.160 (held-out families, seed 905); our detector's crops of
-    # val2 pages 0.070 -> 0.072. Strips wider than `stretch_max_width` (lines: 32 px high, 8x as
-    # wide) are read once: stretched, stanford1905 tune lines read worse.
+    # Cut each crop's empty rows above and below the writing before reading it
+    # (preprocess.trim_margins): loose crops shrink the writing in the 32 px strip.
+    trim_margins: bool = False
+    # Crops read with less confidence than this are read again once per `stretches` entry, and
+    # the most confident reading is kept; 0: off. Printed words read better wider (narrow letters
+    # get more CTC frames), 1905 cursive narrower. Chosen on our own sets (session 24, runs of
+    # `ocrsearch eval recognizer --decoder beam`), CER read once / session 23's re-reads (untrimmed,
+    # x1.25 and x1.5 below 0.5) / trim_margins and these below 0.5: renders of the Debian families
+    # (`ocrsearch data words --source debian --seed 912`) 0.062 / 0.051 / 0.047, of all training
+    # families (seed 913) 0.086 / 0.072 / 0.069, of held-out families (seed 914) 0.174 / 0.157 /
+    # 0.148; our detector's crops of val2 pages 0.070 / 0.072 / 0.068; stanford1905 tune
+    # validation lines 0.410 / 0.406 / 0.388 and word crops (p0016, p0025) 0.473 / 0.512 / 0.426.
     stretch_below: float = 0.0
-    stretches: tuple[float, ...] = (1.25, 1.5)
+    stretches: tuple[Stretch, ...] = (Stretch(0.9), Stretch(1.25), Stretch(1.5), Stretch(1.0, untrimmed=True))
+    # Strips wider than this (lines: 32 px high, 8x as wide) are not read wider: stretched,
+    # stanford1905 tune lines read worse
     stretch_max_width: int = 256
     beam: BeamConfig | None = None
 
@@ -92,7 +108,7 @@ class Recognizer:
     @classmethod
     def load(cls, weights: str | Path | None = None, decoder: str = "greedy", batch_size: int = 64,
              beam: BeamConfig | None = None, backend: str = "auto", threads: int = 0,
-             stretch_below: float = 0.0) -> Recognizer:
+             stretch_below: float = 0.0, trim_margins: bool = False) -> Recognizer:
         """Load shipped (or given) weights: a .pt checkpoint, or its .onnx export.
 
         backend "auto" runs X.onnx when it was exported from X.pt (or X.pt is absent), else X.pt
@@ -100,7 +116,8 @@ class Recognizer:
         torch keeps its process-wide setting). Raises FileNotFoundError naming the path if absent."""
         if backend not in BACKENDS:
             raise ValueError(f"unknown recognizer backend {backend!r} ({', '.join(BACKENDS)})")
-        cfg = RecognizerConfig(decoder=decoder, batch_size=batch_size, beam=beam, stretch_below=stretch_below)
+        cfg = RecognizerConfig(decoder=decoder, batch_size=batch_size, beam=beam, stretch_below=stretch_below,
+                               trim_margins=trim_margins)
         path = Path(weights) if weights else DEFAULT_WEIGHTS
         onnx_path = path.with_suffix(".onnx")
         if backend != "torch" and onnx_path.exists():
@@ -127,14 +144,20 @@ class Recognizer:
         """Upright crops (RGB or gray uint8) -> one Reading each, in input order."""
         if not crops:
             return []
-        strips = [to_gray_strip(c) for c in crops]
+        trimmed = [trim_margins(c) for c in crops] if self.cfg.trim_margins else crops
+        strips = [to_gray_strip(c) for c in trimmed]
         readings, frames = self._read_strips(strips)
         if self.cfg.stretch_below > 0:
-            unsure = [i for i, r in enumerate(readings)
-                      if r.confidence < self.cfg.stretch_below and strips[i].shape[1] <= self.cfg.stretch_max_width]
-            for factor in self.cfg.stretches:
-                wide, wide_frames = self._read_strips([stretch_width(strips[i], factor) for i in unsure])
-                for i, reading, f in zip(unsure, wide, wide_frames):
+            unsure = [i for i, r in enumerate(readings) if r.confidence < self.cfg.stretch_below]
+            for stretch in self.cfg.stretches:
+                whole = stretch.untrimmed and self.cfg.trim_margins
+                if stretch.factor == 1.0 and not whole:
+                    continue  # that is the first reading
+                again = [i for i in unsure if stretch.factor <= 1.0 or strips[i].shape[1] <= self.cfg.stretch_max_width]
+                variants = [to_gray_strip(crops[i]) if whole else strips[i] for i in again]
+                if stretch.factor != 1.0:
+                    variants = [stretch_width(v, stretch.factor) for v in variants]
+                for i, reading, f in zip(again, *self._read_strips(variants)):
                     if reading.confidence > readings[i].confidence:
                         readings[i], frames[i] = reading, f
         if self._beam is not None:  # the lexicon looks up the neighbours of all the crops' readings at once

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from recognizer import Recognizer
 from recognizer.charset import ALPHABET, BLANK, NUM_CLASSES, decode_indices, encode, normalise_label
 from recognizer.decode import BeamConfig, BeamDecoder, greedy_decode
-from recognizer.infer import RecognizerConfig, width_batches
+from recognizer.infer import RecognizerConfig, Stretch, width_batches
 from recognizer.torch_forward import fold_batchnorm
 from recognizer.model import CRNN, CRNNConfig
-from recognizer.preprocess import HEIGHT, collate_strips, normalise, stretch_width, to_gray_strip
+from recognizer.preprocess import HEIGHT, collate_strips, normalise, stretch_width, to_gray_strip, trim_margins
 
 
 def word_image(text: str, scale: float = 1.0) -> np.ndarray:
@@ -226,10 +226,28 @@ def test_stretch_width_widens_the_ink_and_keeps_the_height():
     assert stretch_width(strip, 100.0).shape[1] == 1024  # capped like any strip
 
 
+def loose_crop(crop: np.ndarray, rows: int) -> np.ndarray:
+    """The crop with `rows` more rows of its board above and below the writing."""
+    return cv2.copyMakeBorder(crop, rows, rows, 0, 0, cv2.BORDER_REPLICATE)
+
+
+def test_trim_margins_cuts_the_empty_rows_and_keeps_the_writing():
+    word = word_image("plan")
+    loose = loose_crop(word, 3 * word.shape[0])
+    trimmed = trim_margins(loose)
+    assert trimmed.shape[1:] == loose.shape[1:] and trimmed.shape[0] <= word.shape[0] + 4
+    ink_rows = lambda img: np.flatnonzero((img.min(axis=(1, 2)) < 128))  # noqa: E731
+    assert len(ink_rows(trimmed)) == len(ink_rows(loose))  # no ink row lost
+    assert ink_rows(trimmed)[0] > 0 and ink_rows(trimmed)[-1] < trimmed.shape[0] - 1  # a margin kept
+    assert trim_margins(255 - loose).shape == trimmed.shape  # light writing on a dark board too
+    blank = np.full((60, 100, 3), 200, np.uint8)
+    assert trim_margins(blank) is blank  # nothing to trim to: the crop comes back whole
+
+
 def test_unsure_words_are_read_again_stretched_and_the_most_confident_reading_is_kept():
     word = word_image("to", scale=0.6)
     forward = ScriptedForward([("n", 0.4), ("w", 0.99), ("v", 0.7)])
-    recognizer = Recognizer(forward, RecognizerConfig(stretch_below=0.9, stretches=(1.25, 1.5)))
+    recognizer = Recognizer(forward, RecognizerConfig(stretch_below=0.9, stretches=(Stretch(1.25), Stretch(1.5))))
     [reading] = recognizer.recognize([word])
     assert (reading.text, reading.confidence) == ("w", pytest.approx(0.99))
     margin = recognizer.cfg.right_margin_columns
@@ -237,15 +255,33 @@ def test_unsure_words_are_read_again_stretched_and_the_most_confident_reading_is
     assert [w - margin for w in forward.widths] == [base, round(base * 1.25), round(base * 1.5)]
 
 
-def test_confident_words_lines_and_the_default_read_once():
+def test_trimmed_crops_are_read_again_narrower_wider_and_whole():
+    loose = loose_crop(word_image("to", scale=0.6), 20)
+    forward = ScriptedForward([("n", 0.4), ("w", 0.5), ("v", 0.3), ("t", 0.45), ("o", 0.8)])
+    recognizer = Recognizer(forward, RecognizerConfig(stretch_below=0.5, trim_margins=True))
+    [reading] = recognizer.recognize([loose])
+    assert (reading.text, reading.confidence) == ("o", pytest.approx(0.8))  # the whole crop's reading
+    margin = recognizer.cfg.right_margin_columns
+    trimmed, whole = to_gray_strip(trim_margins(loose)).shape[1], to_gray_strip(loose).shape[1]
+    assert whole < trimmed  # the trimmed crop's writing is larger in the strip
+    assert [w - margin for w in forward.widths] == [trimmed, round(trimmed * 0.9), round(trimmed * 1.25),
+                                                    round(trimmed * 1.5), whole]
+
+
+def test_confident_words_the_default_and_lines_widened_read_once():
     word, line = word_image("to", scale=0.6), word_image("budget meeting notes for the whole team", 1.0)
     assert to_gray_strip(line).shape[1] > RecognizerConfig.stretch_max_width
     for crop, cfg, scripted in [(word, RecognizerConfig(stretch_below=0.5), [("n", 0.9)]),
-                                (line, RecognizerConfig(stretch_below=0.9), [("n", 0.4)]),
+                                (line, RecognizerConfig(stretch_below=0.9, stretches=(Stretch(1.25),)), [("n", 0.4)]),
                                 (word, RecognizerConfig(), [("n", 0.4)])]:
         forward = ScriptedForward(scripted)
         assert Recognizer(forward, cfg).recognize([crop])[0].text == "n"
         assert len(forward.widths) == 1
+    # a line may still be read narrower
+    forward = ScriptedForward([("n", 0.4), ("w", 0.6)])
+    assert Recognizer(forward, RecognizerConfig(stretch_below=0.5)).recognize([line])[0].text == "w"
+    base = forward.widths[0] - RecognizerConfig.right_margin_columns
+    assert forward.widths[1] - RecognizerConfig.right_margin_columns == round(base * 0.9)
 
 
 @pytest.fixture()
@@ -419,9 +455,11 @@ def test_distorted_strips_keep_height_ink_and_background() -> None:
 
 def test_pipeline_settings_reach_the_recognizer():
     """Photos are read once per word by default; `ocrsearch recognize` turns re-reading on."""
-    from ocrsearch.config import RECOGNIZE_STRETCH_BELOW, PipelineConfig
+    from ocrsearch.config import RECOGNIZE_STRETCH_BELOW, RECOGNIZE_TRIM_MARGINS, PipelineConfig
     from ocrsearch.pipeline import load_recognizer
 
-    assert load_recognizer(PipelineConfig(decoder="greedy")).cfg.stretch_below == 0.0
-    stretching = load_recognizer(PipelineConfig(decoder="greedy", stretch_below=RECOGNIZE_STRETCH_BELOW))
-    assert stretching.cfg.stretch_below == RECOGNIZE_STRETCH_BELOW > 0
+    photos = load_recognizer(PipelineConfig(decoder="greedy")).cfg
+    assert photos.stretch_below == 0.0 and not photos.trim_margins
+    words = load_recognizer(PipelineConfig(decoder="greedy", stretch_below=RECOGNIZE_STRETCH_BELOW,
+                                           trim_margins=RECOGNIZE_TRIM_MARGINS)).cfg
+    assert words.stretch_below == RECOGNIZE_STRETCH_BELOW > 0 and words.trim_margins
