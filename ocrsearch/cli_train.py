@@ -68,6 +68,31 @@ def train_recognizer(
     typer.echo(f"best weights: {best}")
 
 
+@train_app.command("interpolate")
+def interpolate_recognizer(
+    start: Path = typer.Option(..., "--start", help="Checkpoint at alpha 0 (e.g. the weights a fine-tune started from)."),
+    end: Path = typer.Option(..., "--end", help="Checkpoint at alpha 1 (e.g. the fine-tune's weights)."),
+    alpha: float = typer.Option(..., "--alpha", min=0.0, max=1.0, help="Share of --end's weights."),
+    out: Path = typer.Option(..., "--out", help="Checkpoint to write (.pt); export it to ONNX afterwards."),
+    version: Optional[str] = typer.Option(None, help="Version string recorded in the checkpoint."),
+) -> None:
+    """Write a recognizer whose weights lie between two checkpoints of the same architecture."""
+    import torch
+
+    from recognizer.train import interpolate_checkpoints
+
+    for path, hint in ((start, "--start"), (end, "--end")):
+        if not path.exists():
+            raise typer.BadParameter(f"{path}: no such checkpoint", param_hint=hint)
+    try:
+        checkpoint = interpolate_checkpoints(start, end, alpha, version)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, out)
+    typer.echo(f"{out}: {1 - alpha:g} x {start} + {alpha:g} x {end} ({checkpoint['version']})")
+
+
 @eval_app.command("recognizer")
 def eval_recognizer(
     data: str = typer.Option(..., "--data", help="Labelled set: labels.tsv folder, pages.jsonl, packed cache, IAM, MJSynth."),

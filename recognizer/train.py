@@ -206,6 +206,23 @@ def load_checkpoint_model(path: str | Path) -> tuple[CRNN, dict]:
     return model, state
 
 
+def interpolate_checkpoints(start: str | Path, end: str | Path, alpha: float, version: str | None = None) -> dict:
+    """Two checkpoints of one architecture -> a checkpoint whose weights are (1 - alpha) * start +
+    alpha * end (BatchNorm statistics too; integer counters from `start`). A fine-tune that read
+    what it was tuned for better and the rest worse keeps part of each this way (weight-space
+    ensembling, as WiSE-FT). Raises ValueError naming the files when the architectures differ."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha {alpha} is not in [0, 1]")
+    first, second = (torch.load(p, map_location="cpu", weights_only=False) for p in (start, end))
+    if first["config"] != second["config"] or first["model"].keys() != second["model"].keys():
+        raise ValueError(f"{start} and {end}: different recognizer architectures, cannot interpolate")
+    weights = {k: torch.lerp(v, second["model"][k], alpha) if v.is_floating_point() else v.clone()
+               for k, v in first["model"].items()}
+    return {"model": weights, "config": first["config"], "train": first.get("train", {}),
+            "metrics": {"interpolated": {"start": str(start), "end": str(end), "alpha": alpha}},
+            "version": version or f"crnn-interpolated-{alpha:g}"}
+
+
 def train(cfg: TrainConfig, open_dataset: Callable[[str], Dataset], log: Callable[[str], None] = print) -> Path:
     """Run one training stage; returns the path of the best checkpoint."""
     if cfg.select_by not in SELECT_BY:

@@ -342,6 +342,41 @@ def test_best_checkpoint_can_be_chosen_by_character_error_rate(tiny_word_set, tm
         train(TrainConfig(data=[str(tiny_word_set)], out=str(tmp_path / "x"), select_by="accuracy"), open_dataset)
 
 
+def test_interpolate_command_writes_weights_between_two_checkpoints(tmp_path):
+    """`ocrsearch train interpolate` mixes two checkpoints' weights; other architectures are refused."""
+    import typer
+
+    from ocrsearch.cli_train import train_app
+    from recognizer.torch_forward import load_checkpoint
+
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = CRNN()
+        paths.append(tmp_path / f"w{seed}.pt")
+        torch.save({"model": model.state_dict(), "config": model.cfg.to_dict()}, paths[-1])
+    app = typer.Typer()
+    app.add_typer(train_app, name="train")
+    out = tmp_path / "mix.pt"
+    result = CliRunner().invoke(app, ["train", "interpolate", "--start", str(paths[0]), "--end", str(paths[1]),
+                                      "--alpha", "0.25", "--out", str(out), "--version", "mix-test"])
+    assert result.exit_code == 0, result.output
+    model, version = load_checkpoint(out)  # loads as any recognizer checkpoint
+    assert version == "mix-test"
+    first, second = (torch.load(p, weights_only=False)["model"] for p in paths)
+    for name, value in model.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(value, 0.75 * first[name] + 0.25 * second[name], atol=1e-6), name
+        else:
+            assert torch.equal(value, first[name]), name
+    other = CRNN(CRNNConfig(rnn_hidden=32))
+    torch.save({"model": other.state_dict(), "config": other.cfg.to_dict()}, tmp_path / "other.pt")
+    refused = CliRunner().invoke(app, ["train", "interpolate", "--start", str(paths[0]), "--end",
+                                       str(tmp_path / "other.pt"), "--alpha", "0.5", "--out", str(tmp_path / "x.pt")])
+    assert refused.exit_code != 0 and "different recognizer architectures" in refused.output
+    assert not (tmp_path / "x.pt").exists()
+
+
 def test_eval_command_prints_metrics(tiny_word_set, tmp_path):
     """`ocrsearch eval recognizer` prints CER, word accuracy, mean edit distances and crops/s."""
     import typer
