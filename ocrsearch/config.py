@@ -104,10 +104,11 @@ class PipelineConfig:
     # on tune (0.5: 13%)
     lexicon_below: float = 0.5
     lexicon_margin: float = 3.0
-    # The recognizer reads a word crop it is unsure of (confidence below this) again stretched
-    # wider, and keeps the most confident reading (RecognizerConfig.stretch_below); 0: off. Off for
-    # photos: their unsure words get alternates from re-cut and slanted crops instead (reread_below,
-    # shear_below below). bench/search_misses.py on stanford1905 tune + val2 + val3, 0.5: 711 missed
+    # The recognizer reads a word crop it is unsure of (confidence below this) again at other widths
+    # (RecognizerConfig.stretches), and keeps the most confident reading; 0: off. Off for photos:
+    # their unsure words get alternates from re-cut and slanted crops instead (reread_below,
+    # shear_below below). bench/search_misses.py on stanford1905 tune + val2 + val3, 0.5 with
+    # session 23's re-reads (1.25x and 1.5x wider; session 24's, trimmed: 701 missed): 711 missed
     # of 4,491 against 679, tune's handwritten lines 464 found of 847 against 494, false hits 8.7%
     # against 9.75%; stretched crops as alternates did worse too (736 missed, session 20). On for
     # `ocrsearch recognize` (RECOGNIZE_STRETCH_BELOW), where each crop has one reading.
